@@ -1,0 +1,135 @@
+"""The offline analysis of a recorded session: decode → VAD → (diarization) → transcription → timeline.
+
+``analyze_file`` streams the file through decoding and VAD block by block into a disk-backed store,
+then the later stages read back only what they need. Each stage's wall time is recorded so that the
+benchmark can print real-time factors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.timeline import Metrics, Speaker, Timeline, Turn
+from analysis.transcribe import Transcriber, TranscriberOptions, model_description
+from analysis.vad import SpeechRegion, VadOptions, VadStage
+from audio.decode import TARGET_SR, AudioDecodeError, AudioInfo, iter_blocks, probe
+from audio.store import PcmStore
+
+ProgressFn = Callable[[str, float], None]  # (stage name, fraction done 0..1)
+TRUNCATION_TOLERANCE_S = 0.5
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    vad: VadOptions = field(default_factory=VadOptions)
+    transcriber: TranscriberOptions = field(default_factory=TranscriberOptions)
+    transcribe: bool = True
+
+
+@dataclass
+class AnalysisResult:
+    timeline: Timeline
+    info: AudioInfo
+    warnings: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _noop(stage: str, fraction: float) -> None:
+    pass
+
+
+def decode_and_detect(path: str | Path, vad_options: VadOptions, progress: ProgressFn = _noop,
+                      stage_seconds: dict[str, float] | None = None
+                      ) -> tuple[AudioInfo, PcmStore, list[SpeechRegion]]:
+    """Stream the file once: decode (and resample) each block, store it and run VAD on it."""
+    times = stage_seconds if stage_seconds is not None else {}
+    t0 = time.perf_counter()
+    info = probe(path)
+    total = info.duration or 1.0
+    store = PcmStore(TARGET_SR)
+    vad = VadStage(vad_options)
+    regions: list[SpeechRegion] = []
+    t_decode = time.perf_counter() - t0
+    t_vad = 0.0
+    try:
+        blocks = iter_blocks(path, info=info, on_progress=lambda s: progress("decode", min(1.0, s / total)))
+        while True:
+            t1 = time.perf_counter()
+            try:
+                block = next(blocks)
+            except StopIteration:
+                t_decode += time.perf_counter() - t1
+                break
+            store.append(block)
+            t2 = time.perf_counter()
+            t_decode += t2 - t1
+            regions.extend(vad.process(block))
+            t_vad += time.perf_counter() - t2
+        regions.extend(vad.flush())
+    except BaseException:
+        store.close()
+        raise
+    progress("decode", 1.0)
+    times["decode"] = t_decode
+    times["vad"] = t_vad
+    if len(store) == 0:
+        store.close()
+        raise AudioDecodeError(f"{path}: contains no audio samples")
+    return info, store, regions
+
+
+def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
+                 progress: ProgressFn = _noop) -> AnalysisResult:
+    """Analyse one recording. Raises :class:`AudioDecodeError` for files that cannot be read."""
+    options = options or AnalysisOptions()
+    stage_seconds: dict[str, float] = {}
+    warnings: list[str] = []
+    info, store, regions = decode_and_detect(path, options.vad, progress, stage_seconds)
+    try:
+        duration = store.duration
+        if info.duration and info.duration - duration > TRUNCATION_TOLERANCE_S:
+            warnings.append(f"the file seems truncated: its header declares {info.duration:.1f} s "
+                            f"but only {duration:.1f} s could be read; analysed what is there")
+        if not regions:
+            warnings.append("no speech was detected")
+
+        speakers = (Speaker("S1", "Speaker 1", None),)
+        turns = tuple(Turn("S1", r.start, r.end) for r in regions)
+
+        utterances = ()
+        if options.transcribe and regions:
+            t = time.perf_counter()
+            transcriber = Transcriber(options.transcriber)
+            utterances = tuple(transcriber.transcribe_regions(
+                store.read, [(r.start, r.end) for r in regions], duration,
+                on_progress=lambda f: progress("transcribe", f)))
+            stage_seconds["transcribe"] = time.perf_counter() - t
+        progress("transcribe", 1.0)
+
+        timeline = Timeline(
+            duration=duration,
+            speakers=speakers,
+            turns=turns,
+            utterances=utterances,
+            events=(),
+            metrics=Metrics(session={"speech_time": round(sum(r.duration for r in regions), 3)}, speakers={}),
+            source={"file": Path(path).name, "sample_rate": info.sample_rate, "channels": info.channels,
+                    "format": info.format, "declared_duration": round(info.duration, 3)},
+            provenance=_provenance(options),
+        )
+        return AnalysisResult(timeline, info, warnings, stage_seconds)
+    finally:
+        store.close()
+
+
+def _provenance(options: AnalysisOptions) -> dict:
+    from analysis import __version__
+
+    prov = {"app": "attune", "version": __version__, "vad": {"engine": "webrtcvad", **vars(options.vad)}}
+    if options.transcribe:
+        prov["transcription"] = {"engine": "faster-whisper", **model_description(options.transcriber),
+                                 "language": options.transcriber.language}
+    return prov

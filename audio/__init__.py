@@ -1,0 +1,1 @@
+"""Audio input for Attune: decoding, sources and recording. Never imports Qt."""

@@ -1,0 +1,183 @@
+"""Decoding any audio (or video) file into 16 kHz mono float32 blocks.
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3; PyAV (FFmpeg) reads everything else,
+including M4A/AAC and the audio track of video containers. Channels are averaged to mono and the
+result is resampled with soxr's streaming resampler, block by block, so a long file never has to be
+held in memory whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TARGET_SR = 16_000  # Hz, the session sample clock
+BLOCK_S = 10.0  # seconds of source audio decoded at a time
+
+
+class AudioDecodeError(Exception):
+    """A file that cannot be read as audio. ``str(err)`` is a one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str
+    duration: float  # seconds, as declared by the container (may be 0 when unknown)
+    sample_rate: int
+    channels: int
+    format: str
+    backend: str  # "soundfile" or "pyav"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise AudioDecodeError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioDecodeError(f"{path}: is a folder, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioDecodeError(f"{path}: cannot be read (permission denied)")
+    if path.stat().st_size == 0:
+        raise AudioDecodeError(f"{path}: the file is empty (0 bytes)")
+
+
+def _sf_info(path: Path) -> AudioInfo | None:
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile does not know the format (or the file is broken)
+        return None
+    if info.samplerate <= 0 or info.channels <= 0:
+        return None
+    return AudioInfo(str(path), info.frames / info.samplerate, int(info.samplerate), int(info.channels),
+                     info.format, "soundfile")
+
+
+def _av_info(path: Path) -> AudioInfo:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio
+            if not streams:
+                raise AudioDecodeError(f"{path}: the file has no audio track")
+            st = streams[0]
+            rate = st.codec_context.sample_rate or st.rate
+            channels = st.codec_context.channels if hasattr(st.codec_context, "channels") else 0
+            if not channels:
+                channels = st.codec_context.layout.nb_channels if st.codec_context.layout else 1
+            if st.duration is not None and st.time_base is not None:
+                duration = float(st.duration * st.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            else:
+                duration = 0.0
+            if not rate:
+                raise AudioDecodeError(f"{path}: the audio track declares no sample rate")
+            return AudioInfo(str(path), duration, int(rate), int(channels), container.format.name, "pyav")
+    except AudioDecodeError:
+        raise
+    except Exception as exc:  # av.error.InvalidDataError and friends
+        raise AudioDecodeError(f"{path}: not a recognised audio or video file ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:120]
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Describe a file without decoding it; raises :class:`AudioDecodeError` with a clear message."""
+    p = Path(path)
+    _check_file(p)
+    return _sf_info(p) or _av_info(p)
+
+
+def _raw_blocks_sf(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
+    import soundfile as sf
+
+    with sf.SoundFile(info.path) as f:
+        while True:
+            try:
+                data = f.read(block_frames, dtype="float32", always_2d=True)
+            except Exception as exc:  # a corrupt stretch in the middle of a compressed stream
+                raise AudioDecodeError(f"{info.path}: unreadable audio data ({_short(exc)})") from None
+            if data.size == 0:
+                return
+            yield data
+
+
+def _raw_blocks_av(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
+    import av
+
+    # Convert to packed float32 at the source rate and layout; soxr does the resampling.
+    try:
+        container = av.open(info.path)
+    except Exception as exc:
+        raise AudioDecodeError(f"{info.path}: not a recognised audio or video file ({_short(exc)})") from None
+    with container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout=None, rate=None)
+        pending: list[np.ndarray] = []
+        n_pending = 0
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray()  # packed: shape (1, samples * channels)
+                    ch = len(out.layout.channels)
+                    arr = arr.reshape(-1, ch)
+                    pending.append(arr)
+                    n_pending += len(arr)
+                if n_pending >= block_frames:
+                    yield np.concatenate(pending)
+                    pending, n_pending = [], 0
+        except av.error.FFmpegError as exc:
+            if not pending and n_pending == 0:
+                raise AudioDecodeError(f"{info.path}: unreadable audio data ({_short(exc)})") from None
+        if pending:
+            yield np.concatenate(pending)
+
+
+def iter_blocks(
+    path: str | os.PathLike,
+    block_s: float = BLOCK_S,
+    info: AudioInfo | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield consecutive 16 kHz mono float32 blocks of the file (about ``block_s`` seconds each).
+
+    ``on_progress`` receives the number of source seconds decoded so far.
+    """
+    import soxr
+
+    info = info or probe(path)
+    block_frames = max(1, int(block_s * info.sample_rate))
+    raw = _raw_blocks_sf if info.backend == "soundfile" else _raw_blocks_av
+    resampler = None
+    if info.sample_rate != TARGET_SR:
+        resampler = soxr.ResampleStream(info.sample_rate, TARGET_SR, 1, dtype="float32", quality="HQ")
+    done = 0
+    for block in raw(info, block_frames):
+        mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+        mono = np.ascontiguousarray(mono, dtype=np.float32)
+        done += len(block)
+        if resampler is not None:
+            mono = resampler.resample_chunk(mono, last=False)
+        if on_progress:
+            on_progress(done / info.sample_rate)
+        if mono.size:
+            yield mono
+    if resampler is not None:
+        tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if tail.size:
+            yield tail
+
+
+def load(path: str | os.PathLike) -> np.ndarray:
+    """The whole file as one 16 kHz mono float32 array (for short files and tests)."""
+    blocks = list(iter_blocks(path))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)

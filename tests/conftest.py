@@ -1,0 +1,28 @@
+"""Shared test set-up. Tests run offscreen and offline."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["PYANNOTE_METRICS_ENABLED"] = "0"
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+
+
+@pytest.fixture(scope="session")
+def shared_audio() -> Path:
+    if not SHARED_AUDIO.is_dir():
+        pytest.skip(f"shared recordings not found at {SHARED_AUDIO}")
+    return SHARED_AUDIO
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own Attune data folder (settings, voiceprints, sessions)."""
+    home = tmp_path_factory.mktemp("attune-home")
+    monkeypatch.setenv("ATTUNE_HOME", str(home))
+    return home

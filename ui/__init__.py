@@ -1,0 +1,1 @@
+"""Attune's PySide6 user interface."""
