@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.timeline import Metrics, Speaker, Timeline, Turn
+from analysis.timeline import Metrics, Speaker, Timeline, Turn, write_rttm
 from analysis.transcribe import Transcriber, TranscriberOptions, model_description
 from analysis.vad import SpeechRegion, VadOptions, VadStage
 from audio.decode import TARGET_SR, AudioDecodeError, AudioInfo, iter_blocks, probe
@@ -22,11 +22,24 @@ ProgressFn = Callable[[str, float], None]  # (stage name, fraction done 0..1)
 TRUNCATION_TOLERANCE_S = 0.5
 
 
+try:
+    from analysis.diarization import DiarizationOptions
+except ImportError:  # TEMPORARY until diarization lands
+
+    @dataclass(frozen=True)
+    class DiarizationOptions:  # type: ignore[no-redef]
+        num_speakers: int | None = None
+        min_speakers: int | None = None
+        max_speakers: int | None = None
+
+
 @dataclass(frozen=True)
 class AnalysisOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     transcriber: TranscriberOptions = field(default_factory=TranscriberOptions)
+    diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
     transcribe: bool = True
+    diarize: bool = True
 
 
 @dataclass
@@ -103,6 +116,9 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
         if options.transcribe and regions:
             t = time.perf_counter()
             transcriber = Transcriber(options.transcriber)
+            transcriber.model  # noqa: B018  (load once, timed apart from the transcription itself)
+            stage_seconds["model_load"] = time.perf_counter() - t
+            t = time.perf_counter()
             utterances = tuple(transcriber.transcribe_regions(
                 store.read, [(r.start, r.end) for r in regions], duration,
                 on_progress=lambda f: progress("transcribe", f)))
@@ -133,3 +149,13 @@ def _provenance(options: AnalysisOptions) -> dict:
         prov["transcription"] = {"engine": "faster-whisper", **model_description(options.transcriber),
                                  "language": options.transcriber.language}
     return prov
+
+
+def write_outputs(result: AnalysisResult, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``<stem>.timeline.json`` and ``<stem>.rttm`` into ``out_dir``; returns the paths."""
+    out_dir = Path(out_dir)
+    timeline_path = out_dir / f"{stem}.timeline.json"
+    rttm_path = out_dir / f"{stem}.rttm"
+    result.timeline.save(timeline_path)
+    write_rttm(result.timeline.turns, rttm_path, stem)
+    return [timeline_path, rttm_path]

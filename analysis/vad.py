@@ -32,12 +32,12 @@ class VadOptions:
     """
 
     frame_ms: int = 30
-    aggressiveness: int = 3
+    aggressiveness: int = 1
     onset_ms: int = 90
     onset_ratio: float = 0.66
     offset_ms: int = 300
     offset_ratio: float = 0.9
-    pad_ms: int = 90
+    pad_ms: int = 30
     min_speech_ms: int = 150
 
     def __post_init__(self) -> None:

@@ -9,6 +9,8 @@ held in memory whole.
 from __future__ import annotations
 
 import os
+import re
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +55,11 @@ def _sf_info(path: Path) -> AudioInfo | None:
         return None
     if info.samplerate <= 0 or info.channels <= 0:
         return None
-    return AudioInfo(str(path), info.frames / info.samplerate, int(info.samplerate), int(info.channels),
-                     info.format, "soundfile")
+    duration = info.frames / info.samplerate
+    if info.format == "WAV":
+        declared = _declared_wav_seconds(path)
+        duration = max(duration, declared or 0.0)
+    return AudioInfo(str(path), duration, int(info.samplerate), int(info.channels), info.format, "soundfile")
 
 
 def _av_info(path: Path) -> AudioInfo:
@@ -86,8 +91,38 @@ def _av_info(path: Path) -> AudioInfo:
 
 
 def _short(exc: BaseException) -> str:
+    """The gist of a library error, without errno codes or the repeated file name."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r":\s*'[^']*'$", "", text)
+    return text[:120].lower()
+
+
+def _declared_wav_seconds(path: Path) -> float | None:
+    """Duration a RIFF/WAVE header declares for its data chunk (to spot truncated recordings)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size)
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0] if len(fmt) >= 12 else None
+                    f.seek(size % 2, 1)
+                elif cid == b"data":
+                    if not byte_rate or size in (0, 0xFFFFFFFF):  # streaming writers leave these
+                        return None
+                    return size / byte_rate
+                else:
+                    f.seek(size + size % 2, 1)
+    except OSError:
+        return None
 
 
 def probe(path: str | os.PathLike) -> AudioInfo:

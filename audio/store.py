@@ -7,6 +7,7 @@ close), so a two-hour session costs about 230 MB of disk and almost no resident 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -73,7 +74,5 @@ class PcmStore:
         self.close()
 
     def __del__(self) -> None:  # best effort: never leave audio behind
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass

