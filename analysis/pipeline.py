@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from analysis.timeline import Metrics, Speaker, Timeline, Turn, write_rttm
+import numpy as np
+
+from analysis.cues import CueOptions, compute_cues
+from analysis.diarization import DiarizationOptions
+from analysis.timeline import Speaker, Timeline, Turn, write_rttm
 from analysis.transcribe import Transcriber, TranscriberOptions, model_description
 from analysis.vad import SpeechRegion, VadOptions, VadStage
 from audio.decode import TARGET_SR, AudioDecodeError, AudioInfo, iter_blocks, probe
@@ -22,24 +26,19 @@ ProgressFn = Callable[[str, float], None]  # (stage name, fraction done 0..1)
 TRUNCATION_TOLERANCE_S = 0.5
 
 
-try:
-    from analysis.diarization import DiarizationOptions
-except ImportError:  # TEMPORARY until diarization lands
-
-    @dataclass(frozen=True)
-    class DiarizationOptions:  # type: ignore[no-redef]
-        num_speakers: int | None = None
-        min_speakers: int | None = None
-        max_speakers: int | None = None
-
-
 @dataclass(frozen=True)
 class AnalysisOptions:
+    """What ``analyze_file`` does. ``therapist_voiceprint`` is an enrolled voice (see
+    ``analysis/enrollment.py``): the matching speaker gets ``role: "therapist"``, the others ``"client"``."""
+
     vad: VadOptions = field(default_factory=VadOptions)
     transcriber: TranscriberOptions = field(default_factory=TranscriberOptions)
     diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
+    cues: CueOptions = field(default_factory=CueOptions)
     transcribe: bool = True
     diarize: bool = True
+    therapist_voiceprint: np.ndarray | None = field(default=None, compare=False)
+    therapist_name: str | None = None
 
 
 @dataclass
@@ -109,10 +108,24 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
         if not regions:
             warnings.append("no speech was detected")
 
-        speakers = (Speaker("S1", "Speaker 1", None),)
-        turns = tuple(Turn("S1", r.start, r.end) for r in regions)
+        speaker_ids, turns = ["S1"], [Turn("S1", r.start, r.end) for r in regions]
+        roles: dict[str, str | None] = {}
+        match: float | None = None
+        if options.diarize and regions:
+            from analysis.diarization import diarize
 
-        utterances = ()
+            t = time.perf_counter()
+            diarized = diarize(store.read(), options.diarization, progress=lambda f: progress("diarize", f))
+            stage_seconds["diarize"] = time.perf_counter() - t
+            if diarized.turns:
+                speaker_ids, turns = diarized.speakers, list(diarized.turns)
+            if options.therapist_voiceprint is not None and diarized.embeddings:
+                from analysis.enrollment import assign_roles
+
+                roles, _matched, match = assign_roles(diarized.embeddings, options.therapist_voiceprint)
+            progress("diarize", 1.0)
+
+        utterances: tuple = ()
         if options.transcribe and regions:
             t = time.perf_counter()
             transcriber = Transcriber(options.transcriber)
@@ -124,14 +137,26 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
                 on_progress=lambda f: progress("transcribe", f)))
             stage_seconds["transcribe"] = time.perf_counter() - t
         progress("transcribe", 1.0)
+        if len(speaker_ids) > 1 and utterances:
+            from analysis.attribution import attribute
 
+            utterances = tuple(attribute(utterances, turns))
+        elif utterances:
+            utterances = tuple(replace(u, speaker=speaker_ids[0]) for u in utterances)
+
+        t = time.perf_counter()
+        metrics, events = compute_cues(turns, utterances, duration, options.cues, audio=store.read,
+                                       speakers=speaker_ids)
+        stage_seconds["cues"] = time.perf_counter() - t
+        if match is not None:
+            metrics = replace(metrics, session={**metrics.session, "therapist_match": round(match, 3)})
         timeline = Timeline(
             duration=duration,
-            speakers=speakers,
-            turns=turns,
-            utterances=utterances,
-            events=(),
-            metrics=Metrics(session={"speech_time": round(sum(r.duration for r in regions), 3)}, speakers={}),
+            speakers=label_speakers(speaker_ids, roles, options.therapist_name),
+            turns=tuple(sorted(turns, key=lambda t: (t.start, t.speaker))),
+            utterances=tuple(sorted(utterances, key=lambda u: u.start)),
+            events=events,
+            metrics=metrics,
             source={"file": Path(path).name, "sample_rate": info.sample_rate, "channels": info.channels,
                     "format": info.format, "declared_duration": round(info.duration, 3)},
             provenance=_provenance(options),
@@ -141,10 +166,31 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
         store.close()
 
 
+def label_speakers(ids: list[str], roles: dict[str, str | None], therapist_name: str | None
+                   ) -> tuple[Speaker, ...]:
+    """Display labels: the enrolled name (or "Therapist") and "Client"/"Client 2"..., else "Speaker N"."""
+    clients = [i for i in ids if roles.get(i) == "client"]
+    out = []
+    for n, sid in enumerate(ids, 1):
+        role = roles.get(sid)
+        if role == "therapist":
+            label = therapist_name or "Therapist"
+        elif role == "client":
+            label = "Client" if len(clients) == 1 else f"Client {clients.index(sid) + 1}"
+        else:
+            label = f"Speaker {n}"
+        out.append(Speaker(sid, label, role))
+    return tuple(out)
+
+
 def _provenance(options: AnalysisOptions) -> dict:
     from analysis import __version__
 
     prov = {"app": "attune", "version": __version__, "vad": {"engine": "webrtcvad", **vars(options.vad)}}
+    if options.diarize:
+        from analysis.diarization import model_description as diarization_models
+
+        prov["diarization"] = {**diarization_models(), **vars(options.diarization)}
     if options.transcribe:
         prov["transcription"] = {"engine": "faster-whisper", **model_description(options.transcriber),
                                  "language": options.transcriber.language}

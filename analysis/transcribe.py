@@ -62,6 +62,13 @@ class TranscriberOptions:
     def model_dir(self) -> Path:
         return Path(self.model).expanduser() if self.model else default_model_dir()
 
+    def checked_model_dir(self) -> Path:
+        """The model directory, or :class:`ModelNotFoundError` when it holds no CTranslate2 model."""
+        path = self.model_dir()
+        if not (path / "model.bin").is_file():
+            raise ModelNotFoundError(f"{path}: not a CTranslate2 Whisper model directory (no model.bin)")
+        return path
+
 
 _MODELS: dict[tuple[str, str, int], object] = {}
 _MODELS_LOCK = threading.Lock()
@@ -69,9 +76,7 @@ _MODELS_LOCK = threading.Lock()
 
 def load_model(options: TranscriberOptions):
     """Load (once per process) the WhisperModel for these options."""
-    path = options.model_dir()
-    if not (path / "model.bin").is_file():
-        raise ModelNotFoundError(f"{path}: not a CTranslate2 Whisper model directory (no model.bin)")
+    path = options.checked_model_dir()
     key = (str(path), options.compute_type, options.cpu_threads)
     with _MODELS_LOCK:
         if key not in _MODELS:

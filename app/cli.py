@@ -38,6 +38,9 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-speakers", type=int, metavar="N", help="at least this many speakers")
     p.add_argument("--max-speakers", type=int, metavar="N", help="at most this many speakers")
     p.add_argument("--no-diarize", action="store_true", help="treat all speech as one speaker")
+    p.add_argument("--therapist", metavar="NAME", help="enrolled voice to recognise as the therapist "
+                   "(default: the most recently enrolled one; see 'attune enroll')")
+    p.add_argument("--no-enrolled", action="store_true", help="do not use any enrolled voice (roles unknown)")
 
 
 def analysis_options_from_args(args: argparse.Namespace):
@@ -48,7 +51,19 @@ def analysis_options_from_args(args: argparse.Namespace):
         value = getattr(args, name, None)
         if value is not None and not 1 <= value <= 20:
             raise ValueError(f"--{name.replace('_', '-')} must be between 1 and 20")
+    voice = None
+    if not getattr(args, "no_enrolled", False) and not args.no_diarize:
+        from app import voiceprints
+
+        if args.therapist:
+            voice = voiceprints.load(args.therapist)
+            if voice is None:
+                raise ValueError(f"no enrolled voice called {args.therapist!r} (see 'attune enroll')")
+        else:
+            voice = voiceprints.latest()
     return AnalysisOptions(
+        therapist_voiceprint=None if voice is None else voice.vector,
+        therapist_name=None if voice is None else voice.name,
         transcriber=TranscriberOptions(model=args.model, language=args.language or None),
         transcribe=not args.no_transcribe,
         diarize=not args.no_diarize,
@@ -72,6 +87,10 @@ def summary_lines(result) -> list[str]:
         if "interruptions_made" in m:
             parts.append(f"interrupted {m['interruptions_made']}x")
         lines.append("  " + " ".join(parts))
+    match = tl.metrics.session.get("therapist_match")
+    if match is not None:
+        who = next((sp.label for sp in tl.speakers if sp.role == "therapist"), None)
+        lines.append(f"  enrolled voice: {'matched ' + who if who else 'not found'} (similarity {match:.2f})")
     for w in result.warnings:
         lines.append(f"  warning: {w}")
     return lines
@@ -87,7 +106,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     try:
         options = analysis_options_from_args(args)
         if options.transcribe:
-            options.transcriber.model_dir()  # fail early, once, if the model is missing
+            options.transcriber.checked_model_dir()  # fail early, once, if the model is missing
     except (ValueError, ModelNotFoundError) as exc:
         error(str(exc))
         return 2

@@ -1,0 +1,356 @@
+"""Live (incremental) speaker diarization in the manner of diart.
+
+Audio arrives in 16 kHz mono float32 blocks of any size. Every ``step`` seconds the latest ``window``
+seconds (left-padded with silence at the start of a session) go through pyannote segmentation-3.0,
+which says, frame by frame, which of up to 3 *local* speakers is active in that window. Each local
+speaker with enough speech gets a CAM++ embedding (weighted by its non-overlapped frames; the network
+trunk runs once per window, see :mod:`analysis.diarization`), and an incremental clustering maps local
+speakers to *global* speakers: a constrained (Hungarian) assignment to the nearest centroids by cosine
+distance, a new global speaker when a long enough local speaker is farther than ``delta_new`` from all
+of them, and centroid updates from long enough local speakers only. An enrolled therapist voiceprint
+(``anchor``) seeds the first centroid, so that voice keeps one id from the first word.
+
+Mapped activations of overlapping windows are averaged (Hamming-weighted) on a global frame grid and
+finalised ``latency`` seconds behind the audio; a speaker's turn is emitted once it has ended (silent
+for ``min_off`` seconds in the finalised frames). :meth:`StreamingDiarizer.process` returns those
+finalised turns (each once, never revised); :attr:`StreamingDiarizer.speaker_now` is the provisional
+speaker of the latest ``step`` of audio, available with only one step of delay.
+
+Public ids are ``S1``, ``S2``, ... in order of first appearance, stable for the whole session (until
+:meth:`reset`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.timeline import Turn
+
+SAMPLE_RATE = 16_000  # Hz
+
+
+@dataclass(frozen=True)
+class StreamingOptions:
+    """Tuning of :class:`StreamingDiarizer` (times in seconds; distances are cosine distances 0..2)."""
+
+    window: float = 5.0  # s of audio per segmentation window
+    step: float = 0.5  # s between windows
+    latency: float = 3.0  # s between the audio clock and finalised frames (step <= latency <= window)
+    tau_active: float = 0.5  # activity probability above which a frame counts as speech
+    delta_new: float = 0.75  # a long local speaker farther than this from every centroid is new
+    min_embed: float = 0.3  # s of speech a local speaker needs in a window to be embedded and mapped
+    min_update: float = 1.0  # s of speech a local speaker needs to update (or create) a centroid
+    max_speakers: int = 8
+    embed_every: int = 4  # windows between embedding passes (in between, the mapping is stitched)
+    min_stitch: float = 0.5  # s of shared activity with the previous window to carry a mapping over
+    anchor_weight: float = 4.0  # the anchor counts as this many window embeddings in its centroid
+    min_off: float = 0.25  # s of silence that ends a turn
+    min_on: float = 0.1  # s: shorter turns are dropped
+
+    def __post_init__(self) -> None:
+        if not 0 < self.step <= self.latency <= self.window:
+            raise ValueError("need 0 < step <= latency <= window")
+
+
+class StreamingDiarizer:
+    """Incremental diarizer: ``process(block) -> [Turn]``, ``flush() -> [Turn]``, ``reset()``.
+
+    ``anchor`` is an enrolled voiceprint (see :mod:`analysis.enrollment`); the speaker it matches is
+    reported by :attr:`anchor_speaker`.
+    """
+
+    def __init__(self, anchor: np.ndarray | None = None, options: StreamingOptions | None = None) -> None:
+        from analysis.diarization import embedding_model, segmentation_model
+
+        self.options = options or StreamingOptions()
+        self._seg = segmentation_model()
+        self._emb = embedding_model()
+        self._anchor = None if anchor is None else _unit(np.asarray(anchor, dtype=np.float32))
+        self._win_n = int(round(self.options.window * SAMPLE_RATE))
+        self._step_n = int(round(self.options.step * SAMPLE_RATE))
+        self._frames = self._num_frames()
+        self._res = self.options.window / self._frames  # s per frame
+        self._hamming = np.maximum(np.hamming(self._frames), 0.05).astype(np.float32)
+        from pyannote.audio.utils.powerset import Powerset
+
+        spec = self._seg.specifications
+        self._powerset = Powerset(len(spec.classes), spec.powerset_max_classes)
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the session: audio, speakers and ids (the anchor is kept)."""
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._audio_t0 = 0  # sample index of self._audio[0]
+        self._fed = 0  # samples received
+        self._next_end = self._step_n  # sample index at which the next window ends
+        self._sums: list[np.ndarray] = []  # per global speaker: sum of unit embeddings
+        if self._anchor is not None:
+            self._sums.append(self._anchor * self.options.anchor_weight)
+        self._acc = np.zeros((0, self.options.max_speakers), dtype=np.float32)
+        self._wsum = np.zeros(0, dtype=np.float32)
+        self._base = 0  # global frame index of self._acc[0]
+        self._final = 0  # global frames < this are finalised
+        self._open: dict[int, list[float]] = {}  # global speaker -> [start, last active end] (s)
+        self._ids: dict[int, str] = {}
+        self._now: int | None = None
+        self._prev: tuple[np.ndarray, dict[int, int]] | None = None
+        self._last_embedded = -(10**9)
+        self.windows = 0
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(self._ids.values())
+
+    @property
+    def anchor_speaker(self) -> str | None:
+        """Public id of the speaker seeded by the anchor, once that speaker has appeared."""
+        return self._ids.get(0) if self._anchor is not None else None
+
+    @property
+    def speaker_now(self) -> str | None:
+        """Speaker of the latest step of audio (provisional); None in silence or while the speaker
+        of new speech is not identified yet."""
+        return None if self._now is None else self._public(self._now)
+
+    def current_speaker(self) -> str | None:
+        return self.speaker_now
+
+    def centroids(self) -> dict[str, np.ndarray]:
+        """Current voiceprint per public speaker id (unit vectors)."""
+        return {sid: _unit(self._sums[g]) for g, sid in self._ids.items()}
+
+    @property
+    def time(self) -> float:
+        return self._fed / SAMPLE_RATE
+
+    def _public(self, g: int) -> str:
+        if g not in self._ids:
+            self._ids[g] = f"S{len(self._ids) + 1}"
+        return self._ids[g]
+
+    def _num_frames(self) -> int:
+        import torch
+
+        with torch.inference_mode():
+            return int(self._seg(torch.zeros(1, 1, self._win_n)).shape[1])
+
+    # -- processing ---------------------------------------------------------------------------------------
+    def process(self, block: np.ndarray) -> list[Turn]:
+        """Consume a block; return the turns finalised by it (each returned once)."""
+        x = np.asarray(block, dtype=np.float32).reshape(-1)
+        self._audio = np.concatenate([self._audio, x])
+        self._fed += x.size
+        ends = []
+        while self._next_end <= self._fed:
+            ends.append(self._next_end)
+            self._next_end += self._step_n
+        out: list[Turn] = []
+        for i in range(0, len(ends), 16):  # batch the windows of a large block
+            out.extend(self._run(ends[i: i + 16]))
+        keep_from = self._next_end - self._win_n
+        if keep_from > self._audio_t0:
+            self._audio = self._audio[keep_from - self._audio_t0:]
+            self._audio_t0 = keep_from
+        return out
+
+    def flush(self) -> list[Turn]:
+        """End of the session: process the remaining audio and close every open turn."""
+        out: list[Turn] = []
+        if self._fed > self._next_end - self._step_n:
+            pad = self._next_end - self._fed
+            fed = self._fed
+            out.extend(self.process(np.zeros(pad, dtype=np.float32)))
+            self._fed = fed
+        out.extend(self._finalise(self._base + len(self._wsum), self._fed / SAMPLE_RATE, closing=True))
+        self._now = None
+        return out
+
+    def _window_audio(self, end: int) -> np.ndarray:
+        start = end - self._win_n
+        lo, hi = start - self._audio_t0, end - self._audio_t0
+        w = self._audio[max(lo, 0): max(hi, 0)]
+        if lo < 0:
+            w = np.concatenate([np.zeros(-lo, dtype=np.float32), w])
+        if w.size < self._win_n:
+            w = np.concatenate([w, np.zeros(self._win_n - w.size, dtype=np.float32)])
+        return w
+
+    def _run(self, ends: list[int]) -> list[Turn]:
+        import torch
+
+        o = self.options
+        waves = np.stack([self._window_audio(e) for e in ends])
+        with torch.inference_mode():
+            logp = self._seg(torch.from_numpy(waves)[:, None, :])
+            acts = self._powerset.to_multilabel(logp, soft=True).numpy()  # (B, F, 3)
+        out: list[Turn] = []
+        for b, end in enumerate(ends):
+            act = acts[b]
+            active = act >= o.tau_active
+            speech = active.sum(axis=0) * self._res  # s per local speaker
+            candidates = [k for k in range(act.shape[1]) if speech[k] >= o.min_embed]
+            mapping = self._stitch(active, candidates)
+            due = self.windows - self._last_embedded >= o.embed_every
+            if candidates and (due or any(k not in mapping for k in candidates)):
+                mapping = self._cluster(self._embed(waves[b], active, candidates), active)
+                self._last_embedded = self.windows
+            self._prev = (active, mapping)
+            self._aggregate(end, act, mapping)
+            self._speaker_now(act, mapping)
+            self.windows += 1
+            frontier = int(np.floor((end / SAMPLE_RATE - o.latency) / self._res))
+            out.extend(self._finalise(frontier, end / SAMPLE_RATE, closing=False))
+        return out
+
+    def _embed(self, wave: np.ndarray, active: np.ndarray, local: list[int]) -> list[tuple[int, np.ndarray]]:
+        """Unit embeddings of the given local speakers (non-overlapped frames when enough)."""
+        import torch
+
+        clean = active.sum(axis=1) <= 1
+        masks = []
+        for k in local:
+            m = active[:, k] & clean
+            masks.append(m if m.sum() * self._res >= self.options.min_embed else active[:, k])
+        x = torch.from_numpy(np.repeat(wave[None, None, :], len(local), axis=0))
+        with torch.inference_mode():
+            embs = self._emb(x, weights=torch.from_numpy(np.stack(masks).astype(np.float32))).numpy()
+        return [(k, _unit(e)) for k, e in zip(local, embs, strict=True)]
+
+    def _stitch(self, active: np.ndarray, local: list[int]) -> dict[int, int]:
+        """Carry the previous window's mapping over by matching activity on the shared frames."""
+        from scipy.optimize import linear_sum_assignment
+
+        if self._prev is None or not local:
+            return {}
+        prev_active, prev_map = self._prev
+        shift = int(round(self.options.step / self._res))
+        cur = active[: self._frames - shift].astype(np.float32)
+        old = prev_active[shift:].astype(np.float32)
+        n = min(len(cur), len(old))
+        agree = cur[:n].T @ old[:n] * self._res  # (3, 3) s of shared activity
+        rows, cols = linear_sum_assignment(-agree)
+        mapping = {}
+        for k, j in zip(rows, cols, strict=True):
+            if k in local and j in prev_map and agree[k, j] >= self.options.min_stitch:
+                mapping[int(k)] = prev_map[j]
+        return mapping
+
+    def _cluster(self, local: list[tuple[int, np.ndarray]], active: np.ndarray) -> dict[int, int]:
+        """Map local speakers (with embeddings) to global speakers; update/create centroids."""
+        from scipy.optimize import linear_sum_assignment
+
+        o = self.options
+        if not local:
+            return {}
+        speech = {k: active[:, k].sum() * self._res for k, _ in local}
+        mapping: dict[int, int] = {}
+        if self._sums:
+            cents = np.stack([_unit(s) for s in self._sums])
+            dist = 1.0 - np.stack([e for _, e in local]) @ cents.T  # (L, C)
+            rows, cols = linear_sum_assignment(dist)
+            for r, c in zip(rows, cols, strict=True):
+                k = local[r][0]
+                if dist[r, c] <= o.delta_new:
+                    mapping[k] = int(c)
+            # unassigned and not long enough for a new speaker: nearest centroid not already used
+            for r, (k, _e) in enumerate(local):
+                if k in mapping or speech[k] >= o.min_update:
+                    continue
+                free = [c for c in np.argsort(dist[r]) if c not in mapping.values()]
+                if free and dist[r, free[0]] <= o.delta_new + 0.15:
+                    mapping[k] = int(free[0])
+        for k, e in local:
+            if k in mapping:
+                if speech[k] >= o.min_update:
+                    self._sums[mapping[k]] = self._sums[mapping[k]] + e
+            elif speech[k] >= o.min_update and len(self._sums) < o.max_speakers:
+                self._sums.append(e.copy())
+                mapping[k] = len(self._sums) - 1
+        return mapping
+
+    def _aggregate(self, end: int, act: np.ndarray, mapping: dict[int, int]) -> None:
+        start_s = end / SAMPLE_RATE - self.options.window
+        g0 = int(round(start_s / self._res))
+        need = g0 + self._frames - self._base
+        if need > len(self._wsum):
+            grow = need - len(self._wsum)
+            self._acc = np.concatenate([self._acc, np.zeros((grow, self._acc.shape[1]), np.float32)])
+            self._wsum = np.concatenate([self._wsum, np.zeros(grow, np.float32)])
+        lo = max(g0, self._final, 0)  # finalised frames and the padding before t=0 are left alone
+        if lo >= g0 + self._frames:
+            return
+        i0 = lo - g0
+        sl = slice(lo - self._base, g0 + self._frames - self._base)
+        w = self._hamming[i0:]
+        glob = np.zeros((self._frames - i0, self._acc.shape[1]), dtype=np.float32)
+        for k, g in mapping.items():
+            glob[:, g] = np.maximum(glob[:, g], act[i0:, k])
+        self._acc[sl] += glob * w[:, None]
+        self._wsum[sl] += w
+
+    def _speaker_now(self, act: np.ndarray, mapping: dict[int, int]) -> None:
+        n = max(1, int(round(self.options.step / self._res)))
+        recent = act[-n:].mean(axis=0)
+        best = int(np.argmax(recent))
+        if recent[best] < self.options.tau_active:
+            self._now = None
+        elif best in mapping:
+            self._now = mapping[best]
+            self._public(self._now)
+        else:  # speech from a speaker not identified yet: say so rather than repeat the last one
+            self._now = None
+
+    def _finalise(self, frontier: int, now_s: float, closing: bool) -> list[Turn]:
+        """Finalise frames [self._final, frontier) into turns; drop them from the buffers."""
+        o = self.options
+        frontier = min(frontier, self._base + len(self._wsum))
+        out: list[Turn] = []
+        if frontier > self._final:
+            sl = slice(self._final - self._base, frontier - self._base)
+            probs = self._acc[sl] / np.maximum(self._wsum[sl], 1e-6)[:, None]
+            on = probs >= o.tau_active
+            for i, row in enumerate(on):
+                t0 = (self._final + i) * self._res
+                for g in list(self._open):
+                    if not row[g] and t0 - self._open[g][1] >= o.min_off:
+                        out.extend(self._emit(g, self._open[g]))
+                for g in np.flatnonzero(row):
+                    span = self._open.setdefault(int(g), [t0, t0])
+                    span[1] = t0 + self._res
+            self._final = frontier
+            drop = self._final - self._base
+            self._acc, self._wsum = self._acc[drop:], self._wsum[drop:]
+            self._base = self._final
+        if closing:
+            for g in list(self._open):
+                out.extend(self._emit(g, self._open[g]))
+        return sorted(out, key=lambda t: (t.start, t.speaker))
+
+    def _emit(self, g: int, span: list[float]) -> list[Turn]:
+        del self._open[g]
+        start, end = max(0.0, span[0]), min(span[1], self._fed / SAMPLE_RATE)
+        if end - start < self.options.min_on:
+            return []
+        return [Turn(self._public(g), round(start, 3), round(end, 3))]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32).reshape(-1)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def diarize_stream(waveform: np.ndarray, block_s: float = 0.5, anchor: np.ndarray | None = None,
+                   options: StreamingOptions | None = None) -> list[Turn]:
+    """Feed a whole recording block by block (as live) and return every turn (for tests/benchmarks)."""
+    d = StreamingDiarizer(anchor=anchor, options=options)
+    n = max(1, int(block_s * SAMPLE_RATE))
+    x = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    turns: list[Turn] = []
+    for i in range(0, x.size, n):
+        turns.extend(d.process(x[i: i + n]))
+    turns.extend(d.flush())
+    return turns

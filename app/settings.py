@@ -1,0 +1,138 @@
+"""Persisted desktop settings: a small JSON file in Attune's data folder.
+
+The data folder is ``$ATTUNE_HOME`` when set (tests give every test its own), otherwise the
+platform's user data folder (``platformdirs.user_data_dir("attune")``). The file is
+``settings.json``; unknown keys are ignored and missing ones take their defaults, so old files keep
+working. Nothing here imports Qt: the settings are plain data the UI reads and edits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+THEMES = ("dark", "dim")
+SETTINGS_FILE = "settings.json"
+
+
+def data_dir() -> Path:
+    """Attune's per-user data folder (created on first use, mode 0700)."""
+    home = os.environ.get("ATTUNE_HOME")
+    if home:
+        path = Path(home)
+    else:
+        from platformdirs import user_data_dir
+
+        path = Path(user_data_dir("attune", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    return path
+
+
+def sessions_dir() -> Path:
+    path = data_dir() / "sessions"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the clinician chose last time. Thresholds are the gentle-nudge triggers.
+
+    device: input device name (None: the system default); ``file:<path>`` plays a recording instead.
+    session_minutes: the planned session length (the clock shows a cue near its end).
+    end_cue_minutes: how long before the planned end the clock starts its gentle cue.
+    therapist_voice: name of the enrolled therapist voiceprint to use, if any.
+    theme: "dark" or "dim".
+    nudges: master switch for the gentle nudges (colour change and a small line of text).
+    nudge_talk_share: the therapist's share of the last 5 minutes that earns a nudge (0..1).
+    nudge_interruptions: interruptions by the therapist within the last 5 minutes that earn a nudge.
+    nudge_end: whether the clock's near-end cue is shown.
+    privacy_key: the one key that blanks the window (and shows it again).
+    show_transcript: whether the transcript panel starts open (it is hidden by default).
+    strip_on_top: whether the compact strip stays above other windows.
+    keep_audio_default: the pre-selected audio-keeping choice on the consent step ("no audio kept").
+    pace_band: the relative change (e.g. 0.15 = 15 %) beyond a speaker's baseline that reads as
+        "calmer" or "more animated"; within the band it is "as usual".
+    tone_band_st: the same for tone, in semitones of median pitch above or below the speaker's own.
+    """
+
+    device: str | None = None
+    session_minutes: int = 50
+    end_cue_minutes: int = 5
+    therapist_voice: str | None = None
+    theme: str = "dark"
+    nudges: bool = True
+    nudge_talk_share: float = 0.70
+    nudge_interruptions: int = 2
+    nudge_end: bool = True
+    privacy_key: str = "F12"
+    show_transcript: bool = False
+    strip_on_top: bool = True
+    keep_audio_default: bool = False
+    pace_band: float = 0.15
+    tone_band_st: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.theme not in THEMES:
+            object.__setattr__(self, "theme", "dark")
+        object.__setattr__(self, "session_minutes", int(min(240, max(5, self.session_minutes))))
+        object.__setattr__(self, "end_cue_minutes", int(min(30, max(0, self.end_cue_minutes))))
+        object.__setattr__(self, "nudge_talk_share", float(min(0.95, max(0.5, self.nudge_talk_share))))
+        object.__setattr__(self, "nudge_interruptions", int(min(20, max(1, self.nudge_interruptions))))
+        object.__setattr__(self, "pace_band", float(min(1.0, max(0.02, self.pace_band))))
+        object.__setattr__(self, "tone_band_st", float(min(12.0, max(0.2, self.tone_band_st))))
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in d.items():
+            if key not in known:
+                continue
+            default = known[key].default
+            if default is not None and value is not None and not isinstance(value, type(default)):
+                try:
+                    value = type(default)(value)
+                except (TypeError, ValueError):
+                    continue
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def settings_path() -> Path:
+    return data_dir() / SETTINGS_FILE
+
+
+def load_settings() -> Settings:
+    """The saved settings, or the defaults when there are none or the file is unreadable."""
+    path = settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return Settings.from_dict(data)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        log.warning("settings file unreadable, using defaults: %s", exc)
+    return Settings()
+
+
+def save_settings(settings: Settings) -> Path:
+    """Write the settings atomically; returns the file path."""
+    path = settings_path()
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,308 @@
+"""Crash-safe session recording: audio, an append-only event log and a session description.
+
+A session folder holds:
+
+- ``audio.wav``: 16 kHz mono 16-bit PCM appended block by block as it arrives. Every block goes to
+  the operating system at once (``os.write``), so a killed process loses only what it had not yet
+  received; the file is fsynced every ``FSYNC_EVERY_S`` against power loss. Its header carries
+  placeholder sizes until :meth:`Recorder.close` (or :func:`recover`) patches them.
+- ``events.jsonl``: one JSON object per line (``{"type": "turn" | "utterance" | "event" | ..., ...}``),
+  written and flushed line by line, so nothing already logged is lost.
+- ``session.json``: schema version, status (``recording`` → ``finished``, or ``recovered`` after a
+  crash), consent flags, start time, the recording process id.
+
+In "no audio kept" mode (consent) only the event log and the session description are written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import struct
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio.decode import TARGET_SR
+
+log = logging.getLogger(__name__)
+
+SESSION_SCHEMA = "attune.session/1"
+AUDIO_NAME = "audio.wav"
+EVENTS_NAME = "events.jsonl"
+SESSION_NAME = "session.json"
+TIMELINE_NAME = "timeline.json"
+FSYNC_EVERY_S = 1.0  # seconds of wall time between fsyncs of the audio and event log
+STALE_S = 30.0  # a "recording" session whose files have not changed for this long is interrupted
+WAV_HEADER_BYTES = 44
+_PLACEHOLDER = 0xFFFFFFFF  # RIFF/data size while recording (readers treat it as "to end of file")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _wav_header(n_bytes: int, sample_rate: int = TARGET_SR) -> bytes:
+    riff = _PLACEHOLDER if n_bytes == _PLACEHOLDER else 36 + n_bytes
+    return (b"RIFF" + struct.pack("<I", riff) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
+            + b"data" + struct.pack("<I", n_bytes))
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def _jsonable(x: Any) -> Any:
+    if is_dataclass(x) and not isinstance(x, type):
+        return {k: _jsonable(v) for k, v in asdict(x).items()}
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float):
+        return round(x, 3)
+    if isinstance(x, np.generic):
+        return _jsonable(x.item())
+    return x
+
+
+def read_session(session_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(session_dir) / SESSION_NAME).read_text(encoding="utf-8"))
+
+
+class Recorder:
+    """Writes one session folder. ``write(block)`` for audio, ``log(type, **fields)`` for events.
+
+    ``keep_audio=False`` honours a "no audio kept" consent: no audio file is ever created.
+    """
+
+    def __init__(self, session_dir: str | Path, keep_audio: bool = True, keep_transcript: bool = True,
+                 sample_rate: int = TARGET_SR, meta: Mapping[str, Any] | None = None) -> None:
+        self.dir = Path(session_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if (self.dir / SESSION_NAME).exists():
+            raise FileExistsError(f"{self.dir}: already holds a session")
+        self.keep_audio = keep_audio
+        self.keep_transcript = keep_transcript
+        self.sample_rate = sample_rate
+        self._samples = 0
+        self._last_sync = time.monotonic()
+        self._fd: int | None = None
+        self.session: dict[str, Any] = {
+            "schema": SESSION_SCHEMA,
+            "status": "recording",
+            "started_at": _now_iso(),
+            "consent": {"audio": keep_audio, "transcript": keep_transcript},
+            "audio": {"file": AUDIO_NAME, "sample_rate": sample_rate, "channels": 1,
+                      "format": "wav-pcm16"} if keep_audio else None,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            **(dict(meta) if meta else {}),
+        }
+        if keep_audio:
+            self._fd = os.open(self.dir / AUDIO_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(self._fd, _wav_header(_PLACEHOLDER, sample_rate))
+        self._events = open(self.dir / EVENTS_NAME, "a", encoding="utf-8")  # noqa: SIM115
+        os.chmod(self.dir / EVENTS_NAME, 0o600)
+        _write_json_atomic(self.dir / SESSION_NAME, self.session)
+        self.closed = False
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio written (0 in "no audio kept" mode)."""
+        return self._samples / self.sample_rate
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append float32 samples (16 kHz mono) to the audio file, at once."""
+        if self._fd is None:
+            return
+        pcm = np.clip(np.rint(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767).astype("<i2")
+        os.write(self._fd, pcm.tobytes())
+        self._samples += len(pcm)
+        self._maybe_sync()
+
+    def log(self, type_: str, **fields: Any) -> None:
+        """Append one event line (``{"type": type_, **fields}``); dataclass values are expanded.
+
+        Transcript text is dropped when the transcript consent is off.
+        """
+        if not self.keep_transcript and type_ == "utterance":
+            fields = {k: v for k, v in fields.items() if k not in ("text", "words")}
+        self._events.write(json.dumps({"type": type_, **_jsonable(fields)}, ensure_ascii=False) + "\n")
+        self._events.flush()
+        self._maybe_sync()
+
+    def log_record(self, type_: str, record: Any) -> None:
+        """Append a dataclass record (Turn, Utterance, Event) as one event line."""
+        self.log(type_, **_jsonable(record))
+
+    def _maybe_sync(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_sync >= FSYNC_EVERY_S:
+            self._last_sync = now
+            if self._fd is not None:
+                os.fsync(self._fd)
+            os.fsync(self._events.fileno())
+
+    def update(self, **fields: Any) -> None:
+        """Merge fields into session.json (rewritten atomically)."""
+        self.session.update(_jsonable(fields))
+        _write_json_atomic(self.dir / SESSION_NAME, self.session)
+
+    def close(self, status: str = "finished", **fields: Any) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._fd is not None:
+            os.pwrite(self._fd, _wav_header(self._samples * 2, self.sample_rate), 0)
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        self._events.flush()
+        os.fsync(self._events.fileno())
+        self._events.close()
+        self.update(status=status, finished_at=_now_iso(), duration=round(self.duration, 3), **fields)
+
+
+# -- after a crash --------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_interrupted(session_dir: str | Path) -> bool:
+    """A session left in ``recording`` state by a process that is gone (or silent for ``STALE_S``)."""
+    d = Path(session_dir)
+    try:
+        meta = read_session(d)
+    except (OSError, ValueError):
+        return False
+    if meta.get("status") != "recording":
+        return False
+    pid = int(meta.get("pid") or 0)
+    same_host = meta.get("host") in (None, socket.gethostname())
+    if pid == os.getpid() and same_host:
+        return False
+    if not same_host or not pid or not _pid_alive(pid):
+        return True
+    files = [d / n for n in (AUDIO_NAME, EVENTS_NAME, SESSION_NAME) if (d / n).exists()]
+    newest = max((f.stat().st_mtime for f in files), default=0.0)
+    return time.time() - newest > STALE_S
+
+
+def find_interrupted(root: str | Path) -> list[Path]:
+    """Interrupted session folders directly under ``root`` (or ``root`` itself), oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    candidates = [root] if (root / SESSION_NAME).exists() else []
+    candidates += sorted(p for p in root.iterdir() if p.is_dir() and (p / SESSION_NAME).exists())
+    return [p for p in candidates if is_interrupted(p)]
+
+
+def read_events(session_dir: str | Path) -> list[dict[str, Any]]:
+    """Every complete line of ``events.jsonl`` (a torn last line from a crash is skipped)."""
+    path = Path(session_dir) / EVENTS_NAME
+    out = []
+    if not path.exists():
+        return out
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def fix_wav(path: str | Path, sample_rate: int = TARGET_SR) -> float:
+    """Patch the sizes in a WAV header written by :class:`Recorder`; returns its duration in seconds."""
+    path = Path(path)
+    size = path.stat().st_size
+    n_bytes = max(0, size - WAV_HEADER_BYTES)
+    n_bytes -= n_bytes % 2
+    with open(path, "r+b") as f:
+        f.truncate(WAV_HEADER_BYTES + n_bytes)
+        f.seek(0)
+        f.write(_wav_header(n_bytes, sample_rate))
+        f.flush()
+        os.fsync(f.fileno())
+    return n_bytes / 2 / sample_rate
+
+
+def timeline_from_events(events: Iterable[Mapping[str, Any]], duration: float, source: Mapping[str, Any]):
+    """A :class:`~analysis.timeline.Timeline` of the turns, utterances and cue events in a log."""
+    from analysis.timeline import Event, Speaker, Timeline, Turn, Utterance, Word
+
+    turns, utts, evs, speakers = [], [], [], {}
+    for e in events:
+        kind = e.get("type")
+        try:
+            if kind == "turn":
+                turns.append(Turn(e["speaker"], float(e["start"]), float(e["end"])))
+            elif kind == "utterance":
+                words = tuple(Word(float(w["start"]), float(w["end"]), w["text"], float(w["p"]))
+                              for w in e.get("words") or ())
+                utts.append(Utterance(e["speaker"], float(e["start"]), float(e["end"]), e.get("text", ""),
+                                      words))
+            elif kind == "event":
+                evs.append(Event(e["kind"], float(e["start"]), float(e["end"]), e.get("by"), e.get("of")))
+            elif kind == "speaker":
+                speakers[e["id"]] = Speaker(e["id"], e.get("label") or e["id"], e.get("role"))
+        except (KeyError, TypeError, ValueError):
+            continue
+    for t in turns:
+        speakers.setdefault(t.speaker, Speaker(t.speaker, f"Speaker {t.speaker.lstrip('S')}", None))
+    end = max([duration] + [t.end for t in turns] + [u.end for u in utts])
+    return Timeline(duration=end, speakers=tuple(speakers[k] for k in sorted(speakers)),
+                    turns=tuple(sorted(turns, key=lambda t: t.start)),
+                    utterances=tuple(sorted(utts, key=lambda u: u.start)),
+                    events=tuple(sorted(evs, key=lambda e: e.start)), source=dict(source),
+                    provenance={"app": "attune", "mode": "live", "recovered": True})
+
+
+def recover(session_dir: str | Path) -> Path:
+    """Turn an interrupted session into a normal one; returns the audio file (or the timeline).
+
+    The audio header is patched to the length actually on disk, the events logged before the crash
+    become ``timeline.json`` (the live timeline, analysable and reviewable), and session.json is marked
+    ``recovered``. Running it twice is harmless.
+    """
+    d = Path(session_dir)
+    meta = read_session(d)
+    rate = int((meta.get("audio") or {}).get("sample_rate") or TARGET_SR)
+    audio = d / AUDIO_NAME
+    duration = fix_wav(audio, rate) if audio.exists() else 0.0
+    events = read_events(d)
+    if not audio.exists():
+        duration = max([duration] + [float(e.get("end", 0.0)) for e in events if "end" in e])
+    source = {"file": AUDIO_NAME if audio.exists() else None, "sample_rate": rate, "channels": 1,
+              "live": True}
+    timeline = timeline_from_events(events, duration, source)
+    timeline.save(d / TIMELINE_NAME)
+    os.chmod(d / TIMELINE_NAME, 0o600)
+    meta.update(status="recovered", recovered_at=_now_iso(), duration=round(duration, 3),
+                analysable=audio.exists(), events_recovered=len(events))
+    _write_json_atomic(d / SESSION_NAME, meta)
+    log.info("recovered session %s: %.1f s of audio, %d events", d.name, duration, len(events))
+    return audio if audio.exists() else d / TIMELINE_NAME

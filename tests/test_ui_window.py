@@ -1,0 +1,333 @@
+"""The real window, driven with pytest-qt on a generated dialogue replayed through the file source.
+
+The pipeline is the real :class:`analysis.live.LivePipeline` (VAD, cue engine, recorder) on the
+worker thread. Speakers come from an oracle streaming diarizer that releases the dialogue's true
+turns as the audio passes, so what the widgets show can be checked against the dialogue's truth
+exactly (diarization quality is tested elsewhere). No test sleeps: they wait for signals.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QPlainTextEdit, QSpinBox, QWidget
+
+from analysis.live import LiveOptions, LivePipeline
+from app.qt_worker import SessionConfig, SessionController
+from audio.synth import demo_script, render
+from ui.main_window import MainWindow
+from ui.widgets import BalanceBar
+
+SPEED = 12.0  # the 84-s dialogue replays in about 7 s
+
+
+class OracleDiarizer:
+    """A streaming diarizer that knows the truth: closed turns as their end passes, the speaker now."""
+
+    def __init__(self, turns) -> None:
+        self.turns = sorted(turns, key=lambda t: t.end)
+        self.reset()
+
+    def reset(self) -> None:
+        self.t, self._i = 0.0, 0
+
+    def process(self, samples):
+        self.t += len(samples) / 16_000
+        out = []
+        while self._i < len(self.turns) and self.turns[self._i].end <= self.t:
+            out.append(self.turns[self._i])
+            self._i += 1
+        return out
+
+    def flush(self):
+        out, self._i = self.turns[self._i:], len(self.turns)
+        return out
+
+    def current_speaker(self):
+        active = [t for t in self.turns if t.start <= self.t < t.end]
+        return max(active, key=lambda t: t.start).speaker if active else None
+
+
+class WordsTranscriber:
+    """Stands in for Whisper: every stretch of speech becomes one line of placeholder words."""
+
+    model = object()
+
+    def transcribe(self, audio, offset: float = 0.0):
+        from analysis.timeline import Utterance
+
+        return [Utterance("?", offset, offset + len(audio) / 16_000, "some spoken words")]
+
+
+@pytest.fixture(scope="module")
+def dialogue(tmp_path_factory):
+    wav = tmp_path_factory.mktemp("dialogue") / "demo0.wav"
+    truth = render(demo_script(0), wav)
+    return wav, truth
+
+
+@pytest.fixture
+def window(qtbot, dialogue):
+    _, truth = dialogue
+
+    def pipeline_factory(config, on_record):
+        return LivePipeline(LiveOptions(transcribe=True), diarizer=OracleDiarizer(truth.turns),
+                            on_record=on_record, transcriber=WordsTranscriber())
+
+    controller = SessionController(pipeline_factory=pipeline_factory)
+    win = MainWindow(controller=controller, file_speed=SPEED)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.controller.shutdown()
+    win.strip.close()
+
+
+def start_through_dialog(qtbot, win: MainWindow, wav: Path, keep_audio: bool = False) -> None:
+    dialog = win.begin_session()
+    dialog.set_source(f"file:{wav}")
+    qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
+    (dialog.keep_audio_radio if keep_audio else dialog.no_audio_radio).setChecked(True)
+    with qtbot.waitSignal(win.controller.ready, timeout=30_000):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+
+
+def visible_texts(widgets) -> list[str]:
+    out = []
+    for w in widgets:
+        if not w.isVisible():
+            continue
+        if isinstance(w, QLabel | QAbstractButton):
+            text = w.text()
+        elif isinstance(w, QPlainTextEdit):
+            text = w.toPlainText()
+        elif isinstance(w, BalanceBar):
+            text = w.text()
+        elif isinstance(w, QComboBox):
+            text = w.currentText()
+        elif isinstance(w, QSpinBox):
+            text = w.text()
+        else:
+            continue
+        if text.strip():
+            out.append(text)
+    return out
+
+
+def test_live_session_shows_the_dialogue_truth(qtbot, window, dialogue):
+    wav, truth = dialogue
+    win = window
+    start_through_dialog(qtbot, win, wav)
+    view = win.live_view
+    assert not win.loading_row.isVisible()
+    assert not view.transcript.isVisible()  # hidden by default
+
+    # mid-session: who is speaking now follows the dialogue
+    seen: set[str] = set()
+
+    def both_seen() -> bool:
+        seen.add(view.speaking_label.text())
+        return {"You are speaking", "Client is speaking"} <= seen
+
+    qtbot.waitUntil(both_seen, timeout=20_000)
+    assert view.clock_label.text() != "00:00"
+
+    with qtbot.waitSignal(win.controller.finished, timeout=30_000) as finished:
+        pass
+    result = finished.args[0]
+    assert not result.interrupted
+
+    # the final view and the summary against the truth (S1 therapist, S2 client)
+    share = truth.talk_share
+    assert view.session_bar.left[0] == "You" and view.session_bar.right[0] == "Client"
+    left, right = view.session_bar.shares()
+    assert left == pytest.approx(share["S1"], abs=0.01)
+    assert right == pytest.approx(share["S2"], abs=0.01)
+    assert f"You {round(100 * share['S1'])} %" in view.session_bar.text()
+    for sid, role in (("S1", "therapist"), ("S2", "client")):
+        card = view.card(role)
+        made = sum(1 for e in truth.events if e.kind == "interruption" and e.by == sid)
+        received = sum(1 for e in truth.events if e.kind == "interruption" and e.of == sid)
+        backchannels = sum(1 for e in truth.events if e.kind == "backchannel" and e.by == sid)
+        assert card.values["interruptions_made"].text() == str(made)
+        assert card.values["interruptions_received"].text() == str(received)
+        assert card.values["backchannels"].text() == str(backchannels)
+    assert view.speaking_label.text() == "Quiet"
+
+    # stop flow: summary, a note, save
+    qtbot.waitUntil(lambda: win.summary_dialog is not None and win.summary_dialog.isVisible())
+    summary = win.summary_dialog
+    assert summary.values["You: talk"].text().endswith(f"({round(100 * share['S1'])} %)")
+    summary.note.setPlainText("Client opened up about work.")
+    with qtbot.waitSignal(win.session_saved, timeout=5_000) as saved:
+        qtbot.mouseClick(summary.save_button, Qt.MouseButton.LeftButton)
+    folder = Path(saved.args[0])
+    meta = json.loads((folder / "session.json").read_text())
+    assert meta["status"] == "finished" and meta["consent"] == {
+        "analysis": True, "audio": False, "transcript": True}
+    assert meta["roles"] == {"S1": "therapist", "S2": "client"}
+    assert (folder / "note.txt").read_text().strip() == "Client opened up about work."
+    assert (folder / "timeline.json").exists()
+    assert not (folder / "audio.wav").exists()  # "no audio kept" keeps only timeline and cues
+    assert win.pages.currentWidget() is win.idle_page
+    assert win.controller.thread is None  # the worker thread was joined
+
+
+def test_privacy_blank_hides_every_text(qtbot, window, dialogue):
+    wav, _ = dialogue
+    win = window
+    start_through_dialog(qtbot, win, wav)
+    view = win.live_view
+    qtbot.mouseClick(view.transcript_button, Qt.MouseButton.LeftButton)  # one click shows it
+    qtbot.waitUntil(lambda: "some spoken words" in view.transcript.toPlainText(), timeout=20_000)
+    assert view.transcript.isVisible() and view.transcript.toPlainText().startswith(("You:", "Client:"))
+    everything = win.findChildren(QWidget) + win.strip.findChildren(QWidget)
+    assert len(visible_texts(everything)) > 10
+
+    qtbot.keyClick(win, Qt.Key.Key_F12)  # the one key
+    assert win.blanked
+    assert visible_texts(everything) == []
+    image = win.grab().toImage()
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) == 1  # one flat colour: no text, no bar, nothing
+
+    win.set_strip_mode(True)  # the strip blanks too
+    assert win.strip.isVisible() and visible_texts(win.strip.findChildren(QWidget)) == []
+    win.set_strip_mode(False)
+    qtbot.keyClick(win, Qt.Key.Key_F12)
+    assert not win.blanked and win.live_view.clock_label.isVisible()
+    with qtbot.waitSignal(win.session_saved, timeout=30_000):
+        win.close()
+
+
+def test_consent_refused_means_no_session(qtbot, window, dialogue):
+    wav, _ = dialogue
+    win = window
+    dialog = win.begin_session()
+    dialog.set_source(f"file:{wav}")
+    qtbot.waitUntil(lambda: dialog.meter.db > -60, timeout=10_000)  # the level meter hears the input
+    qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
+    assert dialog.no_audio_radio.isChecked()  # "no audio kept" is the default
+    assert not dialog.start_button.isEnabled()
+    dialog.accept()  # even a forced accept does nothing without consent
+    assert dialog.isVisible()
+    qtbot.mouseClick(dialog.decline_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert not win.controller.running and win.controller.thread is None
+    assert win.pages.currentWidget() is win.idle_page
+    assert "did not agree" in win.idle_message.text()
+    assert not win.start_session(SessionConfig(source=f"file:{wav}", consent_analysis=False))
+    from app.settings import sessions_dir
+
+    assert list(sessions_dir().iterdir()) == []  # nothing was recorded
+
+
+def test_closing_mid_session_saves(qtbot, window, dialogue):
+    wav, _ = dialogue
+    win = window
+    win.file_speed = 1.0  # real time: the session is certainly still running when the window closes
+    start_through_dialog(qtbot, win, wav, keep_audio=True)
+    qtbot.waitUntil(lambda: win.controller.latest is not None and win.controller.latest.t >= 2.0,
+                    timeout=20_000)
+    with qtbot.waitSignal(win.session_saved, timeout=30_000) as saved:
+        win.close()
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=5_000)
+    folder = Path(saved.args[0])
+    meta = json.loads((folder / "session.json").read_text())
+    timeline = json.loads((folder / "timeline.json").read_text())
+    assert meta["status"] == "finished" and meta["consent"]["audio"] is True
+    assert 2.0 <= timeline["duration"] < 30.0
+    assert (folder / "audio.wav").stat().st_size > 44 + 2 * 16_000 * 2
+    assert win.controller.thread is None and not win.controller.running
+
+
+def test_transcript_strip_and_theme_settings(qtbot, window):
+    win = window
+    view = win.live_view
+    assert not view.transcript.isVisible()
+    win.pages.setCurrentWidget(win.live_page)
+    qtbot.mouseClick(view.transcript_button, Qt.MouseButton.LeftButton)
+    assert view.transcript.isVisible() and view.transcript_button.text() == "Hide transcript"
+    qtbot.mouseClick(view.transcript_button, Qt.MouseButton.LeftButton)
+    assert not view.transcript.isVisible()
+
+    win.set_strip_mode(True)
+    assert win.strip.isVisible() and not win.isVisible()
+    assert win.strip.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+    win.strip.expand_requested.emit()
+    assert win.isVisible() and not win.strip.isVisible()
+
+    win.pages.setCurrentWidget(win.idle_page)
+    win.theme_combo.setCurrentText("dim")
+    win.share_spin.setValue(65)
+    from app.settings import load_settings
+
+    saved = load_settings()
+    assert saved.theme == "dim" and saved.nudge_talk_share == pytest.approx(0.65)
+    assert win.theme.name == "dim"
+
+
+def test_attune_gui_main_runs_the_pipeline_in_its_analysis_process(qtbot, dialogue):
+    """``app.gui.main`` opens the window; the default pipeline runs in a separate analysis process,
+    states still arrive on the GUI thread, and closing the window mid-session saves the session."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app import gui
+
+    wav, _ = dialogue
+    seen: dict = {}
+
+    def watch() -> None:
+        win = next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)
+                    and w.isVisible()), None)
+        if win is None:
+            return
+        seen.setdefault("window", win)
+        win.session_saved.connect(lambda d: seen.setdefault("saved", d))
+        latest = win.controller.latest
+        if latest is not None and latest.t >= 3.0 and "closed_at" not in seen:
+            seen["closed_at"] = latest.t
+            seen["states"] = win.controller.state_count
+            seen["isolated"] = win.controller.worker.isolate
+            win.close()
+
+    timer = QTimer()
+    timer.timeout.connect(watch)
+    timer.start(50)
+    QTimer.singleShot(60_000, QApplication.instance().quit)  # safety net
+    code = gui.main(["--play", str(wav), "--speed", "2", "--no-transcribe"])
+    timer.stop()
+    assert code == 0
+    assert seen.get("isolated") is True and seen["states"] > 5
+    folder = Path(seen["saved"])
+    meta = json.loads((folder / "session.json").read_text())
+    assert meta["status"] == "finished" and meta["consent"]["audio"] is False
+    assert json.loads((folder / "timeline.json").read_text())["duration"] >= seen["closed_at"]
+    assert seen["window"].controller.thread is None
+
+
+def test_many_qt_calls_do_not_exhaust_none_true_false(qtbot):
+    """PySide6 6.12.0 takes a reference from None/True/False on every void call or emit; a session
+    makes hundreds of thousands. The guard keeps the process alive (a no-op where fixed)."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from ui.gc_guard import guard_pyside_refcounts
+
+    guard_pyside_refcounts()
+
+    class Emitter(QObject):
+        sig = Signal(object)
+
+    label, emitter = QLabel(), Emitter()
+    emitter.sig.connect(lambda _x: None)
+    for i in range(30_000):  # more than None's and True's whole reference count without the guard
+        label.setText("x")
+        emitter.sig.emit(i)
+    assert sys.getrefcount(None) > 10_000 and sys.getrefcount(True) > 10_000

@@ -1,0 +1,274 @@
+"""Start of a session: input device with a live level meter, planned length, enrolled voice, consent.
+
+Two pages. "Before the session": the input (with a level meter, so the clinician sees the microphone
+hears both people), the planned length and the enrolled therapist voice. "Consent": the clinician
+confirms the client agreed to the live analysis (required to start) and, separately, chooses whether
+audio is kept; "no audio kept" is the default and keeps only the timeline and cues. "Client declined"
+closes the dialog and no session starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.qt_worker import SessionConfig
+from app.settings import Settings, data_dir
+from ui.level_probe import LevelProbe
+from ui.theme import DARK, Theme
+from ui.widgets import LevelMeter
+
+log = logging.getLogger(__name__)
+
+PLAY_FILE = "__play_file__"
+METER_HINT = "Say a few words, and invite the client to: both voices should move the meter."
+
+
+def input_devices() -> list[str]:
+    """Names of the input devices PortAudio sees (empty without a sound card or PortAudio)."""
+    try:
+        import sounddevice as sd
+
+        return [d["name"] for d in sd.query_devices() if d.get("max_input_channels", 0) > 0]
+    except Exception:  # OSError without libportaudio2, PortAudioError without a sound system
+        return []
+
+
+def enrolled_voices() -> list[str]:
+    """Names of the enrolled voiceprints (``attune enroll``), newest first. Read as plain JSON here:
+    numpy and the models stay off the GUI thread."""
+    folder = data_dir() / "voiceprints"
+    found = []
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            found.append((float(doc.get("created", 0)), str(doc["name"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [name for _, name in sorted(found, reverse=True)]
+
+
+class StartDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None, theme: Theme = DARK,
+                 probe_level: bool = True) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Attune — new session")
+        self.setModal(True)
+        self.settings = settings
+        self.probe_level = probe_level
+        self._probe: LevelProbe | None = None
+        self.declined = False
+
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self._setup_page(theme))
+        self.pages.addWidget(self._consent_page())
+        root = QVBoxLayout(self)
+        root.addWidget(self.pages)
+
+        buttons = QHBoxLayout()
+        self.decline_button = QPushButton("Client declined")
+        self.decline_button.setToolTip("No session starts and nothing is recorded")
+        self.back_button = QPushButton("Back")
+        self.next_button = QPushButton("Next")
+        self.start_button = QPushButton("Start session")
+        self.start_button.setDefault(True)
+        buttons.addWidget(self.decline_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.next_button)
+        buttons.addWidget(self.start_button)
+        root.addLayout(buttons)
+        self.decline_button.clicked.connect(self.decline)
+        self.back_button.clicked.connect(lambda: self.show_page(0))
+        self.next_button.clicked.connect(lambda: self.show_page(1))
+        self.start_button.clicked.connect(self.accept)
+        self.consent_box.toggled.connect(self._update_buttons)
+        self.show_page(0)
+        self.resize(560, 380)
+
+    # -- pages ---------------------------------------------------------------------------------
+    def _setup_page(self, theme: Theme) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        title = QLabel("Before the session")
+        title.setProperty("role", "big")
+        lay.addWidget(title)
+        form = QFormLayout()
+        self.device_combo = QComboBox()
+        self.device_combo.addItem("System default microphone", None)
+        for name in input_devices():
+            self.device_combo.addItem(name, name)
+        self.device_combo.addItem("Play a recording…", PLAY_FILE)
+        saved = self.settings.device
+        if saved:
+            if saved.startswith("file:"):
+                self.set_source(saved)
+            else:
+                i = self.device_combo.findData(saved)
+                if i >= 0:
+                    self.device_combo.setCurrentIndex(i)
+        self.device_combo.activated.connect(self._device_chosen)
+        form.addRow("Input", self.device_combo)
+        self.meter = LevelMeter(theme=theme)
+        self.meter_hint = QLabel(METER_HINT)
+        self.meter_hint.setProperty("role", "small")
+        self.meter_hint.setWordWrap(True)
+        meter_box = QVBoxLayout()
+        meter_box.addWidget(self.meter)
+        meter_box.addWidget(self.meter_hint)
+        form.addRow("Level", meter_box)
+        self.length_spin = QSpinBox()
+        self.length_spin.setRange(5, 240)
+        self.length_spin.setSuffix(" min")
+        self.length_spin.setValue(self.settings.session_minutes)
+        form.addRow("Planned length", self.length_spin)
+        self.voice_combo = QComboBox()
+        self.voice_combo.addItem("Not enrolled (first voice heard is taken as yours)", None)
+        voices = enrolled_voices()
+        for name in voices:
+            self.voice_combo.addItem(name, name)
+        chosen = self.settings.therapist_voice if self.settings.therapist_voice in voices else None
+        i = self.voice_combo.findData(chosen or (voices[0] if voices else None))
+        self.voice_combo.setCurrentIndex(max(0, i))
+        form.addRow("Your voice", self.voice_combo)
+        lay.addLayout(form)
+        lay.addStretch(1)
+        return page
+
+    def _consent_page(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        title = QLabel("Consent")
+        title.setProperty("role", "big")
+        lay.addWidget(title)
+        intro = QLabel("Attune listens on this computer only; nothing leaves it. "
+                       "Being transparent about what is recorded is part of building trust.")
+        intro.setWordWrap(True)
+        intro.setProperty("muted", True)
+        lay.addWidget(intro)
+        self.consent_box = QCheckBox("The client agreed to live analysis of this session")
+        lay.addWidget(self.consent_box)
+        lay.addSpacing(8)
+        audio_title = QLabel("Audio (asked separately)")
+        lay.addWidget(audio_title)
+        self.no_audio_radio = QRadioButton("No audio kept: only the timeline and cues are saved")
+        self.keep_audio_radio = QRadioButton("Keep the audio: the client agreed to this too")
+        group = QButtonGroup(page)
+        group.addButton(self.no_audio_radio)
+        group.addButton(self.keep_audio_radio)
+        (self.keep_audio_radio if self.settings.keep_audio_default else self.no_audio_radio).setChecked(True)
+        lay.addWidget(self.no_audio_radio)
+        lay.addWidget(self.keep_audio_radio)
+        lay.addStretch(1)
+        return page
+
+    def show_page(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        on_consent = self.pages.currentIndex() == 1
+        self.back_button.setVisible(on_consent)
+        self.next_button.setVisible(not on_consent)
+        self.start_button.setVisible(on_consent)
+        self.start_button.setEnabled(on_consent and self.consent_box.isChecked())
+
+    # -- device and level meter ----------------------------------------------------------------
+    def set_source(self, source: str) -> None:
+        """Select an input: a device name or ``file:<path>`` (added to the list if new)."""
+        i = self.device_combo.findData(source)
+        if i < 0:
+            label = f"Recording: {Path(source[5:]).name}" if source.startswith("file:") else source
+            i = self.device_combo.count() - 1  # before "Play a recording…"
+            self.device_combo.insertItem(i, label, source)
+        self.device_combo.setCurrentIndex(i)
+        self._restart_probe()
+
+    def _device_chosen(self, index: int) -> None:
+        if self.device_combo.itemData(index) == PLAY_FILE:
+            path, _ = QFileDialog.getOpenFileName(self, "Play a recording", "",
+                                                  "Audio (*.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)")
+            if path:
+                self.set_source(f"file:{path}")
+            else:
+                self.device_combo.setCurrentIndex(0)
+        self._restart_probe()
+
+    def source(self) -> str | None:
+        data = self.device_combo.currentData()
+        return None if data == PLAY_FILE else data
+
+    def _restart_probe(self) -> None:
+        self._stop_probe()
+        if not self.probe_level or not self.isVisible():
+            return
+        self.meter.set_level(-100.0)
+        self.meter_hint.setText(METER_HINT)
+        probe = self._probe = LevelProbe(self.source(), self)
+        probe.level.connect(lambda db, p=probe: self.meter.set_level(db) if p is self._probe else None)
+        probe.failed.connect(lambda message, p=probe: self._probe_failed(p, message))
+        probe.start()
+
+    def _probe_failed(self, probe: LevelProbe, message: str) -> None:
+        if probe is self._probe:  # a stopped probe's last words do not count
+            self.meter_hint.setText(f"No input: {message}")
+
+    def _stop_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.stop()
+            self._probe.deleteLater()
+            self._probe = None
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._restart_probe()
+
+    def done(self, result: int) -> None:
+        self._stop_probe()
+        super().done(result)
+
+    # -- outcome -------------------------------------------------------------------------------
+    def decline(self) -> None:
+        self.declined = True
+        self.consent_box.setChecked(False)
+        self.reject()
+
+    def accept(self) -> None:
+        if not self.consent_box.isChecked():
+            return  # no session without the client's agreement
+        super().accept()
+
+    def config(self) -> SessionConfig:
+        return SessionConfig(
+            source=self.source(),
+            planned_s=self.length_spin.value() * 60.0,
+            therapist_voice=self.voice_combo.currentData(),
+            consent_analysis=self.consent_box.isChecked(),
+            keep_audio=self.keep_audio_radio.isChecked(),
+        )
+
+    def chosen_settings(self) -> Settings:
+        """The settings to remember from this dialog."""
+        return self.settings.with_(device=self.source(), session_minutes=self.length_spin.value(),
+                                   therapist_voice=self.voice_combo.currentData(),
+                                   keep_audio_default=self.keep_audio_radio.isChecked())
+
+
