@@ -48,6 +48,7 @@ class StreamingOptions:
     anchor_weight: float = 4.0  # the anchor counts as this many window embeddings in its centroid
     min_off: float = 0.25  # s of silence that ends a turn
     min_on: float = 0.1  # s: shorter turns are dropped
+    new_voice: float = 0.3  # mean activity over the latest step for a newer voice to be named over another
 
     def __post_init__(self) -> None:
         if not 0 < self.step <= self.latency <= self.window:
@@ -292,16 +293,31 @@ class StreamingDiarizer:
         self._wsum[sl] += w
 
     def _speaker_now(self, act: np.ndarray, mapping: dict[int, int]) -> None:
-        n = max(1, int(round(self.options.step / self._res)))
+        """The dominant speaker of the latest step, or, when a newer voice has come in over it (an
+        interruption, a backchannel), that newer voice as soon as it is identified."""
+        o = self.options
+        n = max(1, int(round(o.step / self._res)))
         recent = act[-n:].mean(axis=0)
         best = int(np.argmax(recent))
-        if recent[best] < self.options.tau_active:
+        if recent[best] < o.tau_active:
             self._now = None
-        elif best in mapping:
-            self._now = mapping[best]
+            return
+        onset = {k: self._onset(act[:, k] >= o.tau_active) for k in mapping if recent[k] >= o.new_voice}
+        newer = [k for k in onset if k != best and onset[k] > onset.get(best, self._frames)]
+        if newer:
+            best = max(newer, key=lambda k: onset[k])
+        # speech from a speaker not identified yet: say so rather than repeat the last one
+        self._now = mapping.get(best)
+        if self._now is not None:
             self._public(self._now)
-        else:  # speech from a speaker not identified yet: say so rather than repeat the last one
-            self._now = None
+
+    def _onset(self, active: np.ndarray) -> int:
+        """Frame at which the current run of activity began (gaps shorter than ``min_off`` bridged)."""
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            return -1
+        gaps = np.flatnonzero(np.diff(idx) * self._res > self.options.min_off)
+        return int(idx[gaps[-1] + 1]) if gaps.size else int(idx[0])
 
     def _finalise(self, frontier: int, now_s: float, closing: bool) -> list[Turn]:
         """Finalise frames [self._final, frontier) into turns; drop them from the buffers."""

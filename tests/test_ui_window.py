@@ -327,7 +327,10 @@ def test_many_qt_calls_do_not_exhaust_none_true_false(qtbot):
 
     label, emitter = QLabel(), Emitter()
     emitter.sig.connect(lambda _x: None)
-    for i in range(30_000):  # more than None's and True's whole reference count without the guard
+    before = {name: sys.getrefcount(obj) for name, obj in (("None", None), ("True", True))}
+    for i in range(30_000):  # more than None's and True's whole reference count on an affected build
         label.setText("x")
         emitter.sig.emit(i)
-    assert sys.getrefcount(None) > 10_000 and sys.getrefcount(True) > 10_000
+    # pyproject pins a PySide6 without the bug; on an affected build the guard lifts the counts instead
+    for name, obj in (("None", None), ("True", True)):
+        assert sys.getrefcount(obj) > min(before[name] - 1000, 5_000), name

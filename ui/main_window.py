@@ -38,6 +38,7 @@ from app.settings import Settings, load_settings, save_settings
 from ui import gc_guard
 from ui import theme as themes
 from ui.live_view import LiveView
+from ui.recovery_bar import RecoveryBar
 from ui.start_dialog import StartDialog
 from ui.strip import StripWindow
 from ui.summary_dialog import SummaryDialog
@@ -102,12 +103,15 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._on_failed)
         self.resize(760, 560)
         self.apply_theme(self.settings.theme)
+        QTimer.singleShot(0, self.recovery_bar.scan)  # interrupted sessions, looked for off the GUI thread
 
     # -- pages ---------------------------------------------------------------------------------
     def _build_idle_page(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
         lay.setContentsMargins(28, 24, 28, 24)
+        self.recovery_bar = RecoveryBar()  # hidden unless a crash left a session behind
+        lay.addWidget(self.recovery_bar)
         title = QLabel("Attune")
         title.setProperty("role", "big")
         sub = QLabel("A quiet mirror of the conversation, for your eyes only. "
