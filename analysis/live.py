@@ -65,6 +65,9 @@ class LiveOptions:
     asr_queue: utterances waiting for transcription before the oldest is dropped.
     diarize: plug in :mod:`analysis.streaming_diarization` when it is available.
     max_segment_s: long speech is transcribed in pieces of at most this many seconds.
+    torch_threads: intra-op threads of torch (the streaming diarizer). Transcription and diarization
+        run side by side; one torch thread leaves a core to the recogniser instead of making the two
+        fight over both (process-wide: the live pipeline owns its process). 0 leaves torch's default.
     """
 
     vad: VadOptions = field(default_factory=VadOptions)
@@ -76,6 +79,7 @@ class LiveOptions:
     cues: Any = None  # options object of analysis.cues (None: its defaults)
     anchor: Any = None  # enrolled therapist voiceprint (np.ndarray) for the streaming diarizer
     backpressure: bool = False  # replaying a file fast: wait for transcription/diarization, drop nothing
+    torch_threads: int = 1
 
 
 def make_diarizer(options: LiveOptions) -> StreamingDiarizerLike | None:
@@ -87,6 +91,10 @@ def make_diarizer(options: LiveOptions) -> StreamingDiarizerLike | None:
     except ImportError:
         return None
     try:
+        if options.torch_threads > 0:
+            import torch
+
+            torch.set_num_threads(options.torch_threads)
         inner = StreamingDiarizer(anchor=options.anchor)
     except Exception as exc:  # models missing: carry on with one speaker
         log.error("streaming diarization is unavailable (%s); all speech counts as one speaker", exc)

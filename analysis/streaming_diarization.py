@@ -14,7 +14,9 @@ Mapped activations of overlapping windows are averaged (Hamming-weighted) on a g
 finalised ``latency`` seconds behind the audio; a speaker's turn is emitted once it has ended (silent
 for ``min_off`` seconds in the finalised frames). :meth:`StreamingDiarizer.process` returns those
 finalised turns (each once, never revised); :attr:`StreamingDiarizer.speaker_now` is the provisional
-speaker of the latest ``step`` of audio, available with only one step of delay.
+speaker of the latest ``step`` of audio, available with only one step of delay: the dominant mapped
+voice, or a newer voice that has come in over it (interruption, backchannel) once that one is mapped,
+so that a short turn in overlap is named while it lasts rather than hidden behind the longer one.
 
 Public ids are ``S1``, ``S2``, ... in order of first appearance, stable for the whole session (until
 :meth:`reset`).

@@ -10,6 +10,8 @@ from analysis.timeline import Turn
 pytestmark = pytest.mark.slow
 
 DER_MARGIN = 0.05  # the live result may be at most this much worse than the offline one
+LABEL_P90_S = 2.0  # issue 5: speaker label of a new turn within 2 s of its start (90th percentile)
+NEVER_S = 10.0  # a change never labelled counts as this (as in bench/bench_diarization.py)
 BLOCK_S = 0.37  # an odd block size on purpose (not a multiple of the 0.5-s step)
 
 
@@ -108,6 +110,24 @@ def test_ids_stable_and_numbered_by_appearance(setup):
     assert seen and set(seen) <= {"S1", "S2"}
     assert live == sorted(live, key=lambda t: (t.start, t.speaker)) or all(t.end > t.start for t in live)
     assert all(t.end > t.start for t in live)
+
+
+def test_new_speaker_labelled_quickly(setup):
+    """Issue 5: at every speaker change in the truth (backchannels and interruptions included),
+    the time until ``speaker_now`` names the new speaker's live id, 90th percentile <= 2 s."""
+    live, ref, now = setup["live"], setup["truth"].turns, setup["now"]
+    ids = {t.speaker for t in live}
+    match = {r: max(ids, key=lambda h: _overlap(live, ref, h, r)) for r in {x.speaker for x in ref}}
+    ends = [(i + 1) * BLOCK_S for i in range(len(now))]  # audio time at which each `now` was read
+    lat, prev = [], None
+    for t in sorted(ref, key=lambda t: t.start):
+        if t.speaker != prev:
+            hit = next((e for e, s in zip(ends, now, strict=True) if e >= t.start and s == match[t.speaker]),
+                       None)
+            lat.append(NEVER_S if hit is None else min(NEVER_S, hit - t.start))
+        prev = t.speaker
+    assert len(lat) >= 8
+    assert float(np.percentile(lat, 90)) <= LABEL_P90_S, sorted(round(x, 2) for x in lat)
 
 
 def test_anchor_labels_the_enrolled_voice(setup):
