@@ -41,3 +41,19 @@ def read_stm_text(path: str | Path) -> str:
         if len(parts) == 6 and not line.startswith(";;"):
             rows.append((float(parts[3]), parts[5]))
     return " ".join(text for _, text in sorted(rows))
+
+
+def diarization_error_rate(reference, hypothesis) -> float:
+    """DER of two sequences of turns with pyannote.metrics: no collar, overlapped speech scored."""
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    def annotation(turns) -> Annotation:
+        a = Annotation()
+        for i, t in enumerate(turns):
+            if t.end > t.start:
+                a[Segment(t.start, t.end), i] = t.speaker
+        return a
+
+    return float(DiarizationErrorRate(collar=0.0, skip_overlap=False)(annotation(reference),
+                                                                        annotation(hypothesis)))

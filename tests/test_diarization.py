@@ -11,6 +11,7 @@ import socket
 import numpy as np
 import pytest
 
+from analysis.evaluation import diarization_error_rate
 from analysis.timeline import read_rttm
 
 pytestmark = pytest.mark.slow
@@ -21,16 +22,7 @@ AMI_DER_MAX = {"dev00": 0.45, "trn05": 0.12}
 
 
 def der(ref, hyp) -> float:
-    from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    def ann(turns):
-        a = Annotation()
-        for i, t in enumerate(turns):
-            a[Segment(t.start, t.end), i] = t.speaker
-        return a
-
-    return float(DiarizationErrorRate(collar=0.0, skip_overlap=False)(ann(ref), ann(hyp)))
+    return diarization_error_rate(ref, hyp)
 
 
 @pytest.fixture(scope="module")

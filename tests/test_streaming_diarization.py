@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis.evaluation import diarization_error_rate
 from analysis.timeline import Turn
 
 pytestmark = pytest.mark.slow
@@ -16,16 +17,7 @@ BLOCK_S = 0.37  # an odd block size on purpose (not a multiple of the 0.5-s step
 
 
 def der(ref, hyp) -> float:
-    from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    def ann(turns):
-        a = Annotation()
-        for i, t in enumerate(turns):
-            a[Segment(t.start, t.end), i] = t.speaker
-        return a
-
-    return float(DiarizationErrorRate(collar=0.0, skip_overlap=False)(ann(ref), ann(hyp)))
+    return diarization_error_rate(ref, hyp)
 
 
 def feed(diarizer, wave, block_s=BLOCK_S):

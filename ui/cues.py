@@ -90,16 +90,20 @@ def display_name(p: Person) -> str:
     return {"therapist": "You", "client": "Client"}.get(p.role or "", p.label)
 
 
-def describe_rel(value: float | None, band: float = 0.15) -> str:
-    """A relative pace value as words. ``value`` is the ratio to the speaker's own baseline
-    (1.0 = as usual, the pipeline's ``pace_rel``); None means no baseline yet."""
-    if value is None:
-        return ""
+def _finite(value: Any) -> float | None:
+    """``value`` as a float, or None when it is missing, not a number or NaN."""
     try:
         v = float(value)
     except (TypeError, ValueError):
-        return ""
-    if v != v:  # NaN
+        return None
+    return None if v != v else v
+
+
+def describe_rel(value: float | None, band: float = 0.15) -> str:
+    """A relative pace value as words. ``value`` is the ratio to the speaker's own baseline
+    (1.0 = as usual, the pipeline's ``pace_rel``); None means no baseline yet."""
+    v = _finite(value)
+    if v is None:
         return ""
     if v < 1.0 - band:
         return "calmer"
@@ -110,13 +114,8 @@ def describe_rel(value: float | None, band: float = 0.15) -> str:
 
 def describe_st(value: float | None, band_st: float = 1.5) -> str:
     """A relative tone value (semitones above the speaker's own median pitch) as words."""
-    if value is None:
-        return ""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return ""
-    if v != v:
+    v = _finite(value)
+    if v is None:
         return ""
     return describe_rel(1.0 + v / band_st * 0.5, 0.5)
 
