@@ -164,12 +164,17 @@ def run_demo(args: argparse.Namespace) -> int:
     wav = out / "demo-session.wav"
     print(f"generating a synthetic counselling dialogue with espeak-ng -> {wav}")
     try:
-        render(demo_script(args.seed), wav)
+        truth = render(demo_script(args.seed), wav)
     except FileNotFoundError:
         error("espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng)")
         return 2
     args.audio = [str(wav)]
-    return run_analyze(args)
+    code = run_analyze(args)
+    share = truth.talk_share
+    made = {sp: sum(1 for e in truth.events_of("interruption") if e.by == sp) for sp in share}
+    print("  ground truth: " + ", ".join(
+        f"{sp} talk {100 * share[sp]:.0f}% interrupted {made[sp]}x" for sp in sorted(share)))
+    return code
 
 
 # -- parser ----------------------------------------------------------------------------------------

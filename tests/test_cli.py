@@ -62,3 +62,13 @@ def test_bad_model_directory_is_one_line(tmp_path, shared_audio):
 def test_bad_speaker_hint(tmp_path, shared_audio):
     out = run("analyze", shared_audio / "jfk" / "jfk.flac", "--out", tmp_path, "--speakers", "0")
     assert out.returncode == 2 and "--speakers" in out.stderr
+
+
+def test_demo_generates_a_dialogue_and_compares_with_its_truth(tmp_path):
+    out = run("demo", "--out", tmp_path, "--no-transcribe", "--no-diarize", "-q")
+    assert out.returncode == 0, out.stderr
+    for name in ("demo-session.wav", "demo-session.truth.json", "demo-session.timeline.json",
+                 "demo-session.rttm"):
+        assert (tmp_path / name).is_file()
+    truth_line = next(line for line in out.stdout.splitlines() if "ground truth" in line)
+    assert "S1 talk" in truth_line and "S2 talk" in truth_line
