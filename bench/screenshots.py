@@ -22,33 +22,6 @@ sys.path.insert(0, str(ROOT))
 SHOT_AT_S = 53.6  # session time of the live screenshot (inside the dialogue's one long pause)
 
 
-class ScriptedDiarizer:
-    """Releases the dialogue's true turns as the audio passes (demo and test use only)."""
-
-    def __init__(self, turns) -> None:
-        self.turns = sorted(turns, key=lambda t: t.end)
-        self.t, self._i = 0.0, 0
-
-    def reset(self) -> None:
-        self.t, self._i = 0.0, 0
-
-    def process(self, samples):
-        self.t += len(samples) / 16_000
-        out = []
-        while self._i < len(self.turns) and self.turns[self._i].end <= self.t:
-            out.append(self.turns[self._i])
-            self._i += 1
-        return out
-
-    def flush(self):
-        out, self._i = self.turns[self._i:], len(self.turns)
-        return out
-
-    def current_speaker(self):
-        active = [t for t in self.turns if t.start <= self.t < t.end]
-        return max(active, key=lambda t: t.start).speaker if active else None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs"))
@@ -65,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from analysis.live import LiveOptions, LivePipeline
+    from analysis.scripted_diarizer import ScriptedDiarizer
     from app.qt_worker import SessionConfig, SessionController
     from app.settings import Settings
     from audio.synth import demo_script, render

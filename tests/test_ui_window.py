@@ -16,39 +16,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QPlainTextEdit, QSpinBox, QWidget
 
 from analysis.live import LiveOptions, LivePipeline
+from analysis.scripted_diarizer import ScriptedDiarizer
 from app.qt_worker import SessionConfig, SessionController
 from audio.synth import demo_script, render
 from ui.main_window import MainWindow
 from ui.widgets import BalanceBar
 
 SPEED = 12.0  # the 84-s dialogue replays in about 7 s
-
-
-class OracleDiarizer:
-    """A streaming diarizer that knows the truth: closed turns as their end passes, the speaker now."""
-
-    def __init__(self, turns) -> None:
-        self.turns = sorted(turns, key=lambda t: t.end)
-        self.reset()
-
-    def reset(self) -> None:
-        self.t, self._i = 0.0, 0
-
-    def process(self, samples):
-        self.t += len(samples) / 16_000
-        out = []
-        while self._i < len(self.turns) and self.turns[self._i].end <= self.t:
-            out.append(self.turns[self._i])
-            self._i += 1
-        return out
-
-    def flush(self):
-        out, self._i = self.turns[self._i:], len(self.turns)
-        return out
-
-    def current_speaker(self):
-        active = [t for t in self.turns if t.start <= self.t < t.end]
-        return max(active, key=lambda t: t.start).speaker if active else None
 
 
 class WordsTranscriber:
@@ -74,7 +48,7 @@ def window(qtbot, dialogue):
     _, truth = dialogue
 
     def pipeline_factory(config, on_record):
-        return LivePipeline(LiveOptions(transcribe=True), diarizer=OracleDiarizer(truth.turns),
+        return LivePipeline(LiveOptions(transcribe=True), diarizer=ScriptedDiarizer(truth.turns),
                             on_record=on_record, transcriber=WordsTranscriber())
 
     controller = SessionController(pipeline_factory=pipeline_factory)
