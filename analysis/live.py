@@ -34,7 +34,7 @@ from analysis.live_support import (
 )
 from analysis.session_state import RECENT_TURNS_S, TRANSCRIPT_TAIL, WINDOW_S, Latency, SessionState
 from analysis.timeline import Metrics, Speaker, Timeline, Turn, Utterance
-from analysis.transcribe import TranscriberOptions
+from analysis.transcribe import LIVE_WINDOW_S, TranscriberOptions
 from analysis.vad import VadOptions, VadStage
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ class LiveOptions:
     """
 
     vad: VadOptions = field(default_factory=VadOptions)
-    transcriber: TranscriberOptions = field(default_factory=lambda: TranscriberOptions(beam_size=1))
+    transcriber: TranscriberOptions = field(
+        default_factory=lambda: TranscriberOptions(beam_size=1, encoder_window_s=LIVE_WINDOW_S))
     transcribe: bool = True
     asr_queue: int = 8
     diarize: bool = True

@@ -271,6 +271,9 @@ class AsrWorker:
 
 # -- cues -----------------------------------------------------------------------------------------
 CUE_EVERY_S = 0.5  # seconds (wall) between recomputations of the cue snapshot when turns change
+# A snapshot covers the whole session, so it grows with it (measured 35 ms at 1 min, 206 ms at 2 h);
+# the wait between snapshots grows with it so that they take at most this share of one core.
+CUE_MAX_CPU_SHARE = 0.2
 # SessionState field -> per-speaker key of the cue engine's snapshot
 CUE_FIELDS = {"interruptions_made": "interruptions_made", "interruptions_received": "interruptions_received",
               "backchannels": "backchannels", "quick_responses": "quick_responses",
@@ -340,11 +343,13 @@ class CueAdapter:
     def _run(self) -> None:
         from analysis.session_state import frozen_map
 
+        last = 0.0  # seconds the previous snapshot took
         while not self._stop:
             self._wake.wait()
             if self._stop:
                 return
-            time.sleep(CUE_EVERY_S)  # let a burst of turns/utterances arrive together
+            # let a burst of turns/utterances arrive together; keep long sessions' snapshots in budget
+            time.sleep(max(CUE_EVERY_S, last * (1 / CUE_MAX_CPU_SHARE - 1)))
             self._wake.clear()
             while self._inbox:
                 kind, rec = self._inbox.popleft()
@@ -356,7 +361,8 @@ class CueAdapter:
             except Exception:
                 log.exception("cue engine snapshot failed")
                 continue
-            self.snapshot_s.add(time.perf_counter() - t)
+            last = time.perf_counter() - t
+            self.snapshot_s.add(last)
             per_sp = snap.get("speakers", {})
             self._fields = {name: frozen_map({sp: m.get(key) for sp, m in per_sp.items()})
                             for name, key in CUE_FIELDS.items()}

@@ -22,6 +22,18 @@ from analysis.timeline import Utterance, Word
 SAMPLE_RATE = 16_000
 MAX_CHUNK_S = 28.0  # VAD regions are grouped into chunks no longer than Whisper's 30-s window
 CHUNK_PAD_S = 0.2  # audio kept around each chunk so words at its edges are not clipped
+WHISPER_WINDOW_S = 30.0  # seconds: the window Whisper was trained on (3000 mel frames)
+LIVE_WINDOW_S = 20.0  # seconds: the live pipeline's encoder window (accuracy vs 30 s: docs/live.md)
+WINDOW_MARGIN_S = 2.0  # seconds of padding a shortened window keeps after the audio
+FRAMES_PER_S = 100  # mel frames per second (10-ms hop)
+TOKENS_PER_S_MAX = 8.0  # decoder tokens per second of audio allowed in a shortened window (speech: ~4)
+# A shortened window that decodes to text this repetitive (zlib ratio) is redone the standard way.
+MAX_COMPRESSION_RATIO = 2.4
+# Whisper's own "no speech" rule (faster-whisper's defaults): both must hold to drop the text.
+NO_SPEECH_PROB = 0.6
+LOW_AVG_LOGPROB = -1.0
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
 
 class ModelNotFoundError(Exception):
@@ -50,6 +62,13 @@ class TranscriberOptions:
     beam_size: beam search width; 1 is greedy and faster.
     condition_on_previous_text: feed the previous chunk's text as a prompt (off: avoids repetition
         loops across VAD chunks).
+    encoder_window_s: the shortest window (seconds) the encoder sees per call. Whisper always
+        encodes a 30-s window, so a 2-s utterance pays for 28 s of padding. Below 30 (the live
+        pipeline uses :data:`LIVE_WINDOW_S`), audio up to 28 s is encoded in a window of
+        ``max(encoder_window_s, its length + WINDOW_MARGIN_S)`` and decoded in one pass (no
+        temperature fallback; a repetitive or cut-off result is redone the standard way). Shorter
+        than 20 s costs accuracy (positions the model was trained on are cut off; measured in
+        docs/live.md). 30 (the default) keeps faster-whisper's standard decoding everywhere.
     """
 
     model: str | None = None
@@ -58,6 +77,7 @@ class TranscriberOptions:
     cpu_threads: int = 2
     beam_size: int = 5
     condition_on_previous_text: bool = False
+    encoder_window_s: float = WHISPER_WINDOW_S
 
     def model_dir(self) -> Path:
         return Path(self.model).expanduser() if self.model else default_model_dir()
@@ -99,12 +119,24 @@ def group_regions(regions: Sequence[tuple[float, float]], max_chunk_s: float = M
     return [(s, e) for s, e in chunks]
 
 
+def _sentences(words: Sequence[Word]) -> list[list[Word]]:
+    """Split a run of words after each sentence-final word (., ?, !), like Whisper's segments."""
+    out: list[list[Word]] = [[]]
+    for w in words:
+        out[-1].append(w)
+        if w.text.rstrip("\"')]}”").endswith((".", "?", "!")):
+            out.append([])
+    return [ws for ws in out if ws]
+
+
 class Transcriber:
     """Transcribes stretches of session audio into utterances with word timings."""
 
     def __init__(self, options: TranscriberOptions | None = None) -> None:
         self.options = options or TranscriberOptions()
         self._model = None
+        self._tok = None
+        self._suppress: list[int] = []
 
     @property
     def model(self):
@@ -116,9 +148,74 @@ class Transcriber:
         """Transcribe one stretch of 16 kHz mono audio that starts at ``offset`` seconds."""
         if audio.size < SAMPLE_RATE // 10:
             return []
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        if self._windowed(audio):
+            utts = self._transcribe_window(audio, offset, speaker)
+            if utts is not None:
+                return utts
+        return self._transcribe_standard(audio, offset, speaker)
+
+    def _windowed(self, audio: np.ndarray) -> bool:
+        """True when this audio goes through a shortened encoder window (see TranscriberOptions)."""
+        window = self.options.encoder_window_s
+        if window >= WHISPER_WINDOW_S or audio.size / SAMPLE_RATE + WINDOW_MARGIN_S > WHISPER_WINDOW_S:
+            return False
+        return self.options.language is not None or not self.model.model.is_multilingual
+
+    def _tokenizer(self):
+        if self._tok is None:
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            m = self.model
+            lang = self.options.language if m.model.is_multilingual else "en"
+            self._tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=lang)
+            self._suppress = get_suppressed_tokens(self._tok, [-1])
+        return self._tok
+
+    def _transcribe_window(self, audio: np.ndarray, offset: float, speaker: str) -> list[Utterance] | None:
+        """One greedy/beam pass over a shortened encoder window; None: redo it the standard way."""
+        import zlib
+
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import merge_punctuations
+
+        m, tok = self.model, self._tokenizer()
+        features = m.feature_extractor(audio)
+        n_frames = features.shape[-1]
+        window = int(max(self.options.encoder_window_s * FRAMES_PER_S, n_frames + WINDOW_MARGIN_S * FRAMES_PER_S))
+        window = min(window + window % 2, int(WHISPER_WINDOW_S * FRAMES_PER_S))  # the encoder's conv stride is 2
+        encoded = m.encode(pad_or_trim(features, window))
+        prompt = [*tok.sot_sequence, tok.no_timestamps]
+        max_new = int(TOKENS_PER_S_MAX * audio.size / SAMPLE_RATE) + 16
+        result = m.model.generate(
+            encoded, [prompt], beam_size=max(1, self.options.beam_size), max_length=len(prompt) + max_new,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=self._suppress)[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tok.eot]
+        text = tok.decode(tokens).strip()
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else 0.0
+        if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_AVG_LOGPROB:
+            return []  # Whisper's own verdict: no speech here
+        if not tokens or len(tokens) >= max_new:
+            return None  # nothing, or cut off at the token cap (a loop): the standard decoder decides
+        if len(text) > 20 and len(text.encode()) / len(zlib.compress(text.encode())) > MAX_COMPRESSION_RATIO:
+            return None
+        alignment = m.find_alignment(tok, [tokens], encoded, n_frames)[0]
+        merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+        end_s = audio.size / SAMPLE_RATE
+        words = [Word(offset + min(float(a["start"]), end_s), offset + min(float(a["end"]), end_s),
+                      a["word"].strip(), float(a["probability"]))
+                 for a in alignment if a["word"].strip()]
+        if not words:
+            return [Utterance(speaker, offset, offset + end_s, text)]
+        return [Utterance(speaker, ws[0].start, ws[-1].end, " ".join(w.text for w in ws), tuple(ws))
+                for ws in _sentences(words)]
+
+    def _transcribe_standard(self, audio: np.ndarray, offset: float, speaker: str) -> list[Utterance]:
         o = self.options
         segments, _info = self.model.transcribe(
-            np.ascontiguousarray(audio, dtype=np.float32), language=o.language, beam_size=o.beam_size,
+            audio, language=o.language, beam_size=o.beam_size,
             word_timestamps=True, condition_on_previous_text=o.condition_on_previous_text,
             vad_filter=False)
         out = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.session_state import SessionState
@@ -115,7 +116,6 @@ def run_live(args: argparse.Namespace) -> int:
         return 2
     _mention_interrupted(out.parent)
     from analysis.live import LiveOptions
-    from analysis.transcribe import TranscriberOptions
     from app.live_session import LiveSession
     from audio.decode import AudioDecodeError
     from audio.sources import DeviceError, FileSource, MicrophoneSource
@@ -130,7 +130,7 @@ def run_live(args: argparse.Namespace) -> int:
     except AudioDecodeError as exc:
         _err(str(exc))
         return 2
-    options = LiveOptions(transcriber=TranscriberOptions(model=args.model, beam_size=1),
+    options = LiveOptions(transcriber=replace(LiveOptions().transcriber, model=args.model),
                           transcribe=not args.no_transcribe, diarize=not args.no_diarize,
                           backpressure=bool(args.file and not args.realtime))
     if not args.quiet:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from analysis.live import LiveOptions, LivePipeline
-from analysis.live_support import AsrWorker, Segment
+from analysis.live_support import AsrWorker, PauseDetector, Segment
 from analysis.session_state import SessionState
 from analysis.timeline import SCHEMA, Timeline, Utterance
 from analysis.vad import frame_accuracy
@@ -157,6 +157,18 @@ def test_paced_live_session(dialogue, tmp_path):
     hyp = [w for u in tl.utterances for w in _words(u.text)]
     assert _wer(ref, hyp) < 0.35
     assert 0 < session.stats.cpu_cores < 2.0
+
+
+def test_pause_detector_cuts_deep_pauses_only():
+    """Speech-level tone with two gaps: 0.2 s at -24 dB (cutting there was measured to fragment espeak
+    speech into pieces the recogniser gets wrong: no cut) and 0.1 s at -40 dB (a pause: cut)."""
+    sr = 16_000
+    tone = lambda s: 0.3 * np.sin(2 * np.pi * 200 * np.arange(int(s * sr)) / sr)  # noqa: E731
+    x = np.concatenate([tone(1.0), 10 ** (-24 / 20) * tone(0.2), tone(1.0), 10 ** (-40 / 20) * tone(0.1),
+                        tone(1.0)]).astype(np.float32)
+    det = PauseDetector()
+    cuts = [c for i in range(0, len(x), 1600) if (c := det.process(i / sr, x[i:i + 1600])) is not None]
+    assert cuts == pytest.approx([2.2 + det.CUT_PAD_S], abs=0.011)
 
 
 class SlowTranscriber:
