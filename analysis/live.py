@@ -31,6 +31,7 @@ from analysis.live_support import (
     LatencyStats,
     PauseDetector,
     Segment,
+    trim_heap,
 )
 from analysis.session_state import RECENT_TURNS_S, TRANSCRIPT_TAIL, WINDOW_S, Latency, SessionState
 from analysis.timeline import Metrics, Speaker, Timeline, Turn, Utterance
@@ -46,6 +47,7 @@ MAX_SEGMENT_S = 15.0  # seconds: long speech is sent to transcription in pieces 
 MIN_PIECE_S = 1.0  # seconds: open speech this long is cut for transcription at the next pause
 MIN_TAIL_S = 0.25  # seconds: a region's remainder after its last cut shorter than this is not sent
 HISTORY_S = 60.0  # seconds of per-block history kept (provisional talk time, label latency)
+TRIM_EVERY_S = 30.0  # seconds of session audio between returns of freed heap memory to the system
 LATENCY_EVERY_S = 1.0  # seconds between recomputations of the latency percentiles
 
 RecordFn = Callable[[str, Any], None]  # (type, dataclass record) → e.g. Recorder.log_record
@@ -247,6 +249,8 @@ class LivePipeline:
         t1 = block.t0 + len(samples) / SAMPLE_RATE
         self.ring.write(samples)
         self._walls.append((t1, wall_in))
+        if t1 // TRIM_EVERY_S > self.t // TRIM_EVERY_S:
+            trim_heap()
         self.t = t1
         was_speaking = self._open_start is not None
         pause = self.pauses.process(block.t0, samples)

@@ -26,16 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.common import loadavg  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "audio"
 SR = 16_000
 EDGE_S = 0.2  # seconds of audio kept either side of a reference segment
 
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def items(n_dialogues: int) -> list[tuple[str, object, str]]:

@@ -32,18 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.live import LiveOptions, LivePipeline  # noqa: E402
 from app.live_session import LiveSession, rss_mb  # noqa: E402
 from audio.sources import FileSource  # noqa: E402
+from bench.common import loadavg  # noqa: E402
 
 TARGETS = {"state": 0.100, "transcript": 1.5, "label": 2.0}  # seconds, 90th percentile
 MEMORY_MARK_S = 600.0  # seconds of session audio at which the first RSS reading is taken
 MEMORY_LIMIT_MB = 50.0
 SAMPLE_EVERY_S = 30.0  # seconds of audio between RSS samples in the memory run
 
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def talk_by_speaker(turns) -> dict[str, float]:
