@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from analysis.live import LiveOptions, LivePipeline
-from analysis.live_support import AsrWorker, PauseDetector, Segment, trim_heap
+from analysis.live_support import AsrWorker, PauseDetector, Segment
 from analysis.session_state import SessionState
 from analysis.timeline import SCHEMA, Timeline, Utterance
 from analysis.vad import frame_accuracy
@@ -173,8 +173,12 @@ def test_pause_detector_cuts_deep_pauses_only():
 
 
 TRIM_PROBE = """
+import ctypes
 import numpy as np
 from analysis.live_support import trim_heap
+libc = ctypes.CDLL("libc.so.6")
+libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: free() never gives the heap's top back by itself
+libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: 60-kB blocks come from the heap, not from mmap
 def rss():
     return next(int(x.split()[1]) / 1024 for x in open("/proc/self/status") if x.startswith("VmRSS"))
 blocks = []
@@ -191,16 +195,16 @@ print(r0, r1, rss(), ok, len(keep))
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim is Linux-only")
 def test_trim_heap_returns_freed_memory():
-    """120 MB freed between small live blocks stays (mostly) resident until the heap is trimmed (in a fresh
-    process: a long-lived one's allocator may already serve such blocks another way)."""
+    """120 MB freed stays resident until the heap is trimmed. In a fresh process whose allocator is
+    told not to trim by itself, as a long session's threads' arenas behave."""
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, timeout=60,
                          check=True).stdout.split()
     before, freed, trimmed = map(float, out[:3])
     assert out[3] == "True" and out[4] == "2000"
-    assert freed > before - 60, out  # freed, but most of it still resident
-    assert trimmed < freed - 50 and trimmed < before - 80, out
+    assert freed > before - 20, out  # freed but still resident
+    assert trimmed < before - 80, out
 
 
 class SlowTranscriber:
