@@ -14,6 +14,7 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
+from analysis.cues import _union
 from analysis.live import LiveOptions, LivePipeline
 from analysis.live_support import AsrWorker, PauseDetector, Segment
 from analysis.session_state import SessionState
@@ -33,16 +34,6 @@ def dialogue(tmp_path_factory):
     wav = tmp_path_factory.mktemp("live") / "demo.wav"
     truth = render(demo_script(0), wav)
     return wav, truth
-
-
-def _union(ivs):
-    out = []
-    for s, e in sorted(ivs):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
 
 
 def _words(text: str) -> list[str]:
