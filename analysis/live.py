@@ -83,6 +83,7 @@ class LiveOptions:
     anchor: Any = None  # enrolled therapist voiceprint (np.ndarray) for the streaming diarizer
     backpressure: bool = False  # replaying a file fast: wait for transcription/diarization, drop nothing
     torch_threads: int = 1
+    num_speakers: int | None = None  # people in the room, when the clinician said (None: "not sure")
 
 
 def make_diarizer(options: LiveOptions) -> StreamingDiarizerLike | None:
@@ -98,7 +99,10 @@ def make_diarizer(options: LiveOptions) -> StreamingDiarizerLike | None:
             import torch
 
             torch.set_num_threads(options.torch_threads)
-        inner = StreamingDiarizer(anchor=options.anchor)
+        from analysis.streaming_diarization import StreamingOptions
+
+        inner = StreamingDiarizer(anchor=options.anchor,
+                                  options=StreamingOptions(num_speakers=options.num_speakers))
     except Exception as exc:  # models missing: carry on with one speaker
         log.error("streaming diarization is unavailable (%s); all speech counts as one speaker", exc)
         return None

@@ -45,6 +45,9 @@ class StreamingOptions:
     min_embed: float = 0.3  # s of speech a local speaker needs in a window to be embedded and mapped
     min_update: float = 1.0  # s of speech a local speaker needs to update (or create) a centroid
     max_speakers: int = 8
+    # People in the room when the clinician knows (start dialog): the diarizer never creates more than
+    # this many speakers. None: automatic (bounded by ``max_speakers``).
+    num_speakers: int | None = None
     embed_every: int = 4  # windows between embedding passes (in between, the mapping is stitched)
     min_stitch: float = 0.5  # s of shared activity with the previous window to carry a mapping over
     anchor_weight: float = 4.0  # the anchor counts as this many window embeddings in its centroid

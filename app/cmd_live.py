@@ -1,9 +1,11 @@
 """``attune live`` (headless live session) and ``attune recover`` (interrupted sessions).
 
-``attune live [--device NAME|--file AUDIO [--realtime]] --out DIR [--duration S]`` captures, records
-and analyses live, prints a one-line status (speaking now, talk share, interruptions) and, at the end,
-latency and resource figures. ``attune recover [ROOT] [--all | SESSION...]`` lists or recovers
-sessions a crash left behind. Messages are one line; transcript text is never printed or logged.
+``attune live [--device NAME|--file AUDIO [--realtime]] --out DIR [--duration S] [--speakers N]``
+captures, records and analyses live, prints a one-line status (speaking now, talk share, interruptions)
+and, at the end, latency and resource figures. ``--speakers`` is the number of people in the room: the
+diarizer never finds more voices than that, and session.json keeps it for a later re-analysis.
+``attune recover [ROOT] [--all | SESSION...]`` lists or recovers sessions a crash left behind.
+Messages are one line; transcript text is never printed or logged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from analysis.session_state import SessionState
+from audio.recorder import MAX_PEOPLE
 
 
 def add_parser(subparsers) -> None:
@@ -30,6 +33,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-audio", action="store_true", help="keep no audio (consent): events and timeline only")
     p.add_argument("--no-transcribe", action="store_true", help="no transcription")
     p.add_argument("--no-diarize", action="store_true", help="treat all speech as one speaker")
+    p.add_argument("--speakers", type=int, metavar="N", help="exact number of people in the room, "
+                   f"1 to {MAX_PEOPLE} (default: automatic)")
     p.add_argument("--model", metavar="DIR", help="local CTranslate2 Whisper model directory")
     p.add_argument("--reanalyze", action="store_true",
                    help="after stopping, run the full offline analysis on the recording (review quality)")
@@ -110,6 +115,9 @@ def run_live(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         _err("--duration must be positive")
         return 2
+    if args.speakers is not None and not 1 <= args.speakers <= MAX_PEOPLE:
+        _err(f"--speakers must be between 1 and {MAX_PEOPLE}")
+        return 2
     out = Path(args.out)
     if (out / "session.json").exists():
         _err(f"{out}: already holds a session; choose another --out folder")
@@ -132,7 +140,7 @@ def run_live(args: argparse.Namespace) -> int:
         return 2
     options = LiveOptions(transcriber=replace(LiveOptions().transcriber, model=args.model),
                           transcribe=not args.no_transcribe, diarize=not args.no_diarize,
-                          backpressure=bool(args.file and not args.realtime))
+                          backpressure=bool(args.file and not args.realtime), num_speakers=args.speakers)
     if not args.quiet:
         print("loading models ...", file=sys.stderr, flush=True)
     try:
@@ -174,7 +182,8 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"offline timeline: {len(result.timeline.turns)} turns, {len(result.timeline.utterances)} "
               f"utterances -> {out / 'timeline.offline.json'}")
     elif session.recorder.keep_audio:
-        print(f"for a review-quality timeline: attune analyze {out / 'audio.wav'} --out {out}")
+        hint = f" --speakers {args.speakers}" if args.speakers is not None else ""
+        print(f"for a review-quality timeline: attune analyze {out / 'audio.wav'} --out {out}{hint}")
     return 1 if session.error and not timeline.turns else 0
 
 

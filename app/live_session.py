@@ -4,7 +4,9 @@
 called or ``duration`` seconds of audio have been captured; it then drains pending work, writes
 ``timeline.json`` beside the recording and returns the :class:`~analysis.timeline.Timeline`.
 ``reanalyze()`` runs the full offline analysis (``analysis.pipeline.analyze_file``) on the recording
-for review quality. No Qt here: a GUI reads ``state()`` from its own timer.
+for review quality, with the number of people in the room that session.json records (``people_in_room``,
+from ``LiveOptions.num_speakers``) as the speaker count. No Qt here: a GUI reads ``state()`` from its
+own timer.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ import numpy as np
 from analysis.live import LiveOptions, LivePipeline
 from analysis.session_state import SessionState
 from analysis.timeline import Timeline
-from audio.recorder import AUDIO_NAME, TIMELINE_NAME, WAV_HEADER_BYTES, Recorder
+from audio.recorder import (
+    AUDIO_NAME,
+    TIMELINE_NAME,
+    WAV_HEADER_BYTES,
+    Recorder,
+    people_in_room,
+    read_session,
+    stored_people_count,
+)
 from audio.sources import AudioSource, DeviceError
 
 log = logging.getLogger(__name__)
@@ -112,7 +122,8 @@ class LiveSession:
         if not keep_transcript:  # consent: no words are kept anywhere, so none are produced
             options = replace(options, transcribe=False)
         self.recorder = Recorder(self.dir, keep_audio=keep_audio, keep_transcript=keep_transcript,
-                                 meta={"mode": "live", "source": source.describe()})
+                                 meta={"mode": "live", "source": source.describe(),
+                                       "people_in_room": people_in_room(options.num_speakers)})
         self.pipeline = LivePipeline(options, diarizer=diarizer, on_record=self.recorder.log_record)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -250,14 +261,36 @@ class LiveSession:
         return reanalyze(self.dir, options, progress)
 
 
+def stored_session_options(session_dir: str | Path, options: Any = None):
+    """Analysis options for re-analysing a stored session: ``options`` (default ``AnalysisOptions()``)
+    with the number of people in the room from its session.json as ``DiarizationOptions.num_speakers``.
+    Speaker hints already in ``options`` win; "not sure" or no record leaves the count automatic."""
+    from analysis.pipeline import AnalysisOptions
+
+    options = options or AnalysisOptions()
+    hints = options.diarization
+    if hints.num_speakers is not None or hints.min_speakers is not None or hints.max_speakers is not None:
+        return options
+    try:
+        count = stored_people_count(read_session(session_dir))
+    except (OSError, ValueError):  # no or unreadable session.json: automatic
+        count = None
+    if count is None:
+        return options
+    return replace(options, diarization=replace(hints, num_speakers=count))
+
+
 def reanalyze(session_dir: str | Path, options: Any = None, progress: Any = None):
-    """``analyze_file`` on a session folder's recording; saves ``timeline.offline.json``."""
+    """``analyze_file`` on a session folder's recording (speaker count from its session.json, see
+    :func:`stored_session_options`); saves ``timeline.offline.json``."""
     from analysis.pipeline import analyze_file
 
     audio = Path(session_dir) / AUDIO_NAME
     if not audio.exists():
         raise FileNotFoundError(f"{session_dir}: the session has no recording to re-analyse")
+    options = stored_session_options(session_dir, options)
     kwargs = {"progress": progress} if progress is not None else {}
     result = analyze_file(audio, options, **kwargs)
     result.timeline.save(Path(session_dir) / OFFLINE_TIMELINE_NAME)
+    os.chmod(Path(session_dir) / OFFLINE_TIMELINE_NAME, 0o600)  # holds the transcript, like timeline.json
     return result

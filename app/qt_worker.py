@@ -48,6 +48,10 @@ class SessionConfig:
     realtime / speed: pacing of a file source (tests and demos run it faster than real time).
     consent_analysis: the clinician confirmed the client agreed to the analysis (required).
     keep_audio: the client also agreed to keeping the audio; False is the "no audio kept" mode.
+    num_speakers: people in the room (therapist included) as the clinician said; the live diarizer
+        never finds more voices than this. None: "not sure" (automatic).
+    people_choice: the dialog's answer behind it ("individual", "couple", "family", "not_sure"; see
+        ``audio.recorder.PEOPLE_CHOICES``), kept in session.json; None: named from ``num_speakers``.
     """
 
     source: str | None = None
@@ -55,6 +59,8 @@ class SessionConfig:
     therapist_voice: str | None = None
     consent_analysis: bool = False
     keep_audio: bool = False
+    num_speakers: int | None = None
+    people_choice: str | None = None
     keep_transcript: bool = True
     transcribe: bool = True
     realtime: bool = True
@@ -86,7 +92,8 @@ def make_source(config: SessionConfig):
 
 
 def make_pipeline(config: SessionConfig, on_record: Callable | None):
-    """The live pipeline; an enrolled therapist voice anchors the streaming diarizer."""
+    """The live pipeline; an enrolled therapist voice anchors the streaming diarizer and the number of
+    people in the room (when the clinician gave it) bounds its speakers."""
     from analysis.live import LiveOptions, LivePipeline
 
     anchor = None
@@ -97,7 +104,8 @@ def make_pipeline(config: SessionConfig, on_record: Callable | None):
         if vp is None:
             log.warning("enrolled voice %r not found; roles are guessed", config.therapist_voice)
         anchor = vp.vector if vp is not None else None
-    options = LiveOptions(transcribe=config.transcribe and config.keep_transcript, anchor=anchor)
+    options = LiveOptions(transcribe=config.transcribe and config.keep_transcript, anchor=anchor,
+                          num_speakers=config.num_speakers)
     return LivePipeline(options, on_record=on_record)
 
 
@@ -144,12 +152,13 @@ def drive_session(cfg: SessionConfig, session_dir: Path, pipeline_factory: Calla
     recorder = pipeline = source = None
     try:
         send("status", "loading models")
-        from audio.recorder import Recorder
+        from audio.recorder import Recorder, people_in_room
 
         source = source_factory(cfg)
         meta = {"app": "attune", "planned_s": cfg.planned_s, "therapist_voice": cfg.therapist_voice,
                 "consent": {"analysis": cfg.consent_analysis, "audio": cfg.keep_audio,
                             "transcript": cfg.keep_transcript},
+                "people_in_room": people_in_room(cfg.num_speakers, cfg.people_choice),
                 "source": source.describe()}
         recorder = Recorder(session_dir, keep_audio=cfg.keep_audio, keep_transcript=cfg.keep_transcript,
                             meta=meta)
@@ -182,6 +191,7 @@ def drive_session(cfg: SessionConfig, session_dir: Path, pipeline_factory: Calla
         final = with_roles(state_from_timeline(timeline, pipeline.state()), _anchor_speaker(pipeline))
         pipeline = None
         timeline.save(session_dir / "timeline.json")
+        os.chmod(session_dir / "timeline.json", 0o600)  # holds the transcript
         recorder.close(status="finished", speakers=[asdict(s) for s in timeline.speakers])
         recorder.update(duration=round(timeline.duration, 3))  # also in "no audio kept" mode
         send("state", final)
@@ -469,6 +479,8 @@ def save_after_session(session_dir: str | Path, note: str = "", roles: dict[str,
     if settings:
         meta["nudge_settings"] = dict(settings)
     tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # stays private, as the recorder wrote it
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(meta, indent=2, ensure_ascii=False))
     tmp.replace(meta_path)
     return session_dir

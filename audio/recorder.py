@@ -9,7 +9,8 @@ A session folder holds:
 - ``events.jsonl``: one JSON object per line (``{"type": "turn" | "utterance" | "event" | ..., ...}``),
   written and flushed line by line, so nothing already logged is lost.
 - ``session.json``: schema version, status (``recording`` → ``finished``, or ``recovered`` after a
-  crash), consent flags, start time, the recording process id.
+  crash), consent flags, start time, the recording process id, and what the caller adds (e.g.
+  ``people_in_room``: who the clinician said is in the room, see :func:`people_in_room`).
 
 In "no audio kept" mode (consent) only the event log and the session description are written.
 """
@@ -81,6 +82,37 @@ def _jsonable(x: Any) -> Any:
 
 def read_session(session_dir: str | Path) -> dict[str, Any]:
     return json.loads((Path(session_dir) / SESSION_NAME).read_text(encoding="utf-8"))
+
+
+# -- who is in the room -----------------------------------------------------------------------------
+# The clinician's answer to "who is in the room" (start dialog, ``attune live --speakers``), kept in
+# session.json as ``"people_in_room": {"choice": ..., "count": N}``. ``count`` (people, therapist
+# included) bounds the diarizer live and fixes the speaker count when the session is re-analysed;
+# null means "not sure" (automatic).
+PEOPLE_CHOICES = ("individual", "couple", "family", "not_sure")
+PEOPLE_COUNTS = {"individual": 2, "couple": 3}  # the choices that fix the number by themselves
+MAX_PEOPLE = 10  # the largest number of people in the room the app accepts
+
+
+def people_in_room(count: int | None, choice: str | None = None) -> dict[str, Any]:
+    """The ``people_in_room`` record of session.json. Without ``choice`` (the command line) it is named
+    from the count: 2 individual, 3 couple, None not sure, any other number family / group."""
+    if choice is None:
+        choice = ("not_sure" if count is None else
+                  next((c for c, n in PEOPLE_COUNTS.items() if n == count), "family"))
+    if choice not in PEOPLE_CHOICES:
+        raise ValueError(f"unknown people_in_room choice {choice!r}")
+    return {"choice": choice, "count": None if count is None else int(count)}
+
+
+def stored_people_count(meta: Mapping[str, Any]) -> int | None:
+    """The number of people a stored session says were in the room; None when the clinician was not
+    sure, the session predates the question, or the value is not a plausible count."""
+    record = meta.get("people_in_room")
+    count = record.get("count") if isinstance(record, Mapping) else None
+    if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= MAX_PEOPLE:
+        return count
+    return None
 
 
 class Recorder:

@@ -64,6 +64,16 @@ def test_bad_speaker_hint(tmp_path, shared_audio):
     assert out.returncode == 2 and "--speakers" in out.stderr
 
 
+def test_live_bad_number_of_people_is_one_line(tmp_path):
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, np.zeros(16_000, np.float32), 16_000)
+    for bad in ("0", "11"):
+        out = run("live", "--file", wav, "--out", tmp_path / "s", "--speakers", bad)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr == "attune: error: --speakers must be between 1 and 10\n"
+        assert not (tmp_path / "s").exists()  # nothing was recorded
+
+
 def test_demo_generates_a_dialogue_and_compares_with_its_truth(tmp_path):
     out = run("demo", "--out", tmp_path, "--no-transcribe", "--no-diarize", "-q")
     assert out.returncode == 0, out.stderr

@@ -1,10 +1,11 @@
 """Start of a session: input device with a live level meter, planned length, enrolled voice, consent.
 
 Two pages. "Before the session": the input (with a level meter, so the clinician sees the microphone
-hears both people), the planned length and the enrolled therapist voice. "Consent": the clinician
-confirms the client agreed to the live analysis (required to start) and, separately, chooses whether
-audio is kept; "no audio kept" is the default and keeps only the timeline and cues. "Client declined"
-closes the dialog and no session starts.
+hears both people), the planned length, the enrolled therapist voice and who is in the room (the live
+diarizer never finds more voices than that; asked afresh for every session, never remembered).
+"Consent": the clinician confirms the client agreed to the live analysis (required to start) and,
+separately, chooses whether audio is kept; "no audio kept" is the default and keeps only the timeline
+and cues. "Client declined" closes the dialog and no session starts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.qt_worker import SessionConfig
 from app.settings import Settings, data_dir
+from audio.recorder import MAX_PEOPLE, PEOPLE_COUNTS
 from ui.level_probe import LevelProbe
 from ui.theme import DARK, Theme
 from ui.widgets import LevelMeter
@@ -40,6 +42,13 @@ log = logging.getLogger(__name__)
 
 PLAY_FILE = "__play_file__"
 METER_HINT = "Say a few words, and invite the client to: both voices should move the meter."
+# "People in the room": (choice kept in session.json, label). The first is every new session's default.
+PEOPLE_ITEMS = (("individual", "Individual session (2)"), ("couple", "Couple (3)"),
+                ("family", "Family / group"), ("not_sure", "Not sure (automatic)"))
+GROUP_DEFAULT = 4  # people, the spin box's starting value for "Family / group"
+GROUP_MIN = 2  # people: a group smaller than this is not a group
+PEOPLE_HINT = "Attune will never find more voices than this."
+PEOPLE_HINT_UNSURE = "Attune will work out how many voices there are."
 
 
 def input_devices() -> list[str]:
@@ -149,9 +158,47 @@ class StartDialog(QDialog):
         i = self.voice_combo.findData(chosen or (voices[0] if voices else None))
         self.voice_combo.setCurrentIndex(max(0, i))
         form.addRow("Your voice", self.voice_combo)
+        form.addRow("People in the room", self._people_row())
         lay.addLayout(form)
         lay.addStretch(1)
         return page
+
+    def _people_row(self) -> QVBoxLayout:
+        """Who is in the room: a choice, a number for "Family / group", one hint line. Per session:
+        every dialog starts at "Individual session (2)", whatever the last session chose."""
+        self.people_combo = QComboBox()
+        for key, label in PEOPLE_ITEMS:
+            self.people_combo.addItem(label, key)
+        self.people_spin = QSpinBox()
+        self.people_spin.setRange(GROUP_MIN, MAX_PEOPLE)
+        self.people_spin.setValue(GROUP_DEFAULT)
+        self.people_spin.setSuffix(" people")
+        self.people_spin.setAccessibleName("Number of people in the room")
+        self.people_hint = QLabel(PEOPLE_HINT)
+        self.people_hint.setProperty("role", "small")
+        self.people_hint.setWordWrap(True)
+        choice = QHBoxLayout()
+        choice.addWidget(self.people_combo)
+        choice.addWidget(self.people_spin)
+        choice.addStretch(1)
+        box = QVBoxLayout()
+        box.addLayout(choice)
+        box.addWidget(self.people_hint)
+        self.people_combo.currentIndexChanged.connect(self._people_chosen)
+        self._people_chosen()
+        return box
+
+    def _people_chosen(self) -> None:
+        key = self.people_combo.currentData()
+        self.people_spin.setVisible(key == "family")
+        self.people_hint.setText(PEOPLE_HINT_UNSURE if key == "not_sure" else PEOPLE_HINT)
+
+    def people_choice(self) -> tuple[str, int | None]:
+        """The answer to "who is in the room": (choice, number of people; None when not sure)."""
+        key = self.people_combo.currentData()
+        if key == "family":
+            return key, self.people_spin.value()
+        return key, PEOPLE_COUNTS.get(key)
 
     def _consent_page(self) -> QWidget:
         page = QWidget()
@@ -257,16 +304,19 @@ class StartDialog(QDialog):
         super().accept()
 
     def config(self) -> SessionConfig:
+        choice, count = self.people_choice()
         return SessionConfig(
             source=self.source(),
             planned_s=self.length_spin.value() * 60.0,
             therapist_voice=self.voice_combo.currentData(),
             consent_analysis=self.consent_box.isChecked(),
             keep_audio=self.keep_audio_radio.isChecked(),
+            num_speakers=count,
+            people_choice=choice,
         )
 
     def chosen_settings(self) -> Settings:
-        """The settings to remember from this dialog."""
+        """The settings to remember from this dialog (not who is in the room: that is per session)."""
         return self.settings.with_(device=self.source(), session_minutes=self.length_spin.value(),
                                    therapist_voice=self.voice_combo.currentData(),
                                    keep_audio_default=self.keep_audio_radio.isChecked())
