@@ -23,16 +23,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from analysis.asr_worker import AsrWorker, Segment
+from analysis.cue_adapter import CueAdapter
+from analysis.heap import trim_heap
+from analysis.latency import LatencyStats
+from analysis.live_audio import AudioRing, PauseDetector
 from analysis.live_diarizer import ThreadedDiarizer
-from analysis.live_support import (
-    AsrWorker,
-    AudioRing,
-    CueAdapter,
-    LatencyStats,
-    PauseDetector,
-    Segment,
-    trim_heap,
-)
 from analysis.session_state import RECENT_TURNS_S, TRANSCRIPT_TAIL, WINDOW_S, Latency, SessionState
 from analysis.timeline import Metrics, Speaker, Timeline, Turn, Utterance
 from analysis.transcribe import LIVE_WINDOW_S, TranscriberOptions

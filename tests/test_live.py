@@ -14,9 +14,10 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
+from analysis.asr_worker import AsrWorker, Segment
 from analysis.cues import _union
 from analysis.live import LiveOptions, LivePipeline
-from analysis.live_support import AsrWorker, PauseDetector, Segment
+from analysis.live_audio import PauseDetector
 from analysis.session_state import SessionState
 from analysis.timeline import SCHEMA, Timeline, Utterance
 from analysis.vad import frame_accuracy
@@ -166,7 +167,7 @@ def test_pause_detector_cuts_deep_pauses_only():
 TRIM_PROBE = """
 import ctypes
 import numpy as np
-from analysis.live_support import trim_heap
+from analysis.heap import trim_heap
 libc = ctypes.CDLL("libc.so.6")
 libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: free() never gives the heap's top back by itself
 libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: 60-kB blocks come from the heap, not from mmap
