@@ -24,10 +24,17 @@ from typing import Any
 import numpy as np
 
 from analysis import prosody, questions
+from analysis.attribution import WORD_TOLERANCE_S, TurnIndex
 from analysis.timeline import Event, Metrics, Turn, Utterance, Word
 
 AudioReader = Callable[[float, float], np.ndarray]  # read(start_s, end_s) -> 16 kHz mono float32
 EVENT_KINDS = ("interruption", "backchannel", "overlap", "silence", "quick_response")
+# A diarized segment shorter than this is a fragment, not a turn: its speech counts in talk time and its
+# words count, but it takes part in no turn, backchannel, interruption, overlap or response (docs/cues.md).
+MIN_TURN_S = 0.15  # s
+# A response (latency, quick response) needs both floor turns, the one answered and the answer, to
+# last at least this long, start to end: about one short word ("yes", "no").
+MIN_RESPONSE_TURN_S = 0.3  # s
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ class CueOptions:
     quick_response_s: float = 0.2  # a reply starting within this of the other's end (or before it)
     response_max_gap_s: float = 10.0  # a longer gap is not a response (latency not counted)
     turn_merge_gap_s: float = 1.5  # same-speaker speech with shorter pauses is one turn
-    word_snap_s: float = 0.5  # a word outside every turn goes to the nearest turn this close
+    word_snap_s: float = WORD_TOLERANCE_S  # words go to a speaker within this of their turn (attribution)
+    min_turn_s: float = MIN_TURN_S  # shorter segments are fragments: talk time and words only
+    response_min_turn_s: float = MIN_RESPONSE_TURN_S  # both turns of a response last at least this
     pace_min_words: int = 3  # per-turn pace only for turns with at least this many words
     tone: bool = True  # measure pitch/loudness when audio is given
     tone_min_clean_s: float = 0.1  # un-overlapped stretches shorter than this are not measured
@@ -175,10 +184,12 @@ class CueEngine:
             ws.sort(key=lambda w: (w.start, w.end))
 
         events: list[Event] = []
-        bc = self._backchannels(segs, by_sp, seg_words, events)
-        floors, floor_of = self._floors(segs, bc)
-        inter_pairs = self._interruptions(segs, by_sp, bc, floors, floor_of, events)
-        simultaneous = self._overlaps(segs, bc, inter_pairs, events)
+        frag = {i for i, s in enumerate(segs) if s.dur < o.min_turn_s}  # talk time and words only
+        bc = self._backchannels(segs, by_sp, seg_words, frag, events)
+        skip = bc | frag
+        floors, floor_of = self._floors(segs, skip)
+        inter_pairs = self._interruptions(segs, by_sp, skip, floors, floor_of, events)
+        simultaneous = self._overlaps(segs, skip, inter_pairs, events)
         latencies = self._responses(floors, inter_pairs, events)
         union = _union((s.start, s.end) for s in segs)
         self._silences(union, dur, events)
@@ -219,13 +230,15 @@ class CueEngine:
     def _assign_words(self, segs: list[_Seg]) -> tuple[list[tuple[Word, int]], list[tuple[str, str]]]:
         """(word, segment index) pairs and (sentence, speaker) pairs, per utterance, cached.
 
-        Each transcribed word goes to the segment that contains its midpoint; when several do, to the
-        utterance's own speaker, then the previous word's segment (a speaker goes on until they stop),
-        then a segment longer than a backchannel, then the longest. A word outside every segment goes
-        to the nearest one within ``word_snap_s`` (else it is not counted)."""
+        Who said each word is decided by the one attribution rule (:class:`analysis.attribution.
+        TurnIndex`, tolerance ``word_snap_s``), preferring the utterance's own speaker, then the
+        previous word's; the word then counts in the segment the rule picked. Words no speaker can
+        have said are not counted. A cached result is reused while the segments near the utterance
+        are unchanged (not for words far from every segment: their nearest segment may be anywhere)."""
         o = self.options
         starts = [s.start for s in segs]
         index = {s: i for i, s in enumerate(segs)}
+        turns = TurnIndex(segs, o.word_snap_s)
         pairs: list[tuple[Word, int]] = []
         sents: list[tuple[str, str]] = []
         cache: dict[int, tuple] = {}
@@ -235,38 +248,38 @@ class CueEngine:
             near = tuple(s for s in segs[lo:hi] if s.end >= u.start - o.word_snap_s)
             hit = self._word_cache.get(id(u))
             if hit is None or hit[0] is not u or hit[1] != near:
-                hit = (u, near, *self._assign_utterance(u, near))
-            cache[id(u)] = hit
+                hit = (u, near, *self._assign_utterance(u, turns))
+            if hit[4]:
+                cache[id(u)] = hit
             pairs += [(w, index[seg]) for w, seg in hit[2]]
             sents += hit[3]
         self._word_cache = cache
         return pairs, sents
 
-    def _assign_utterance(self, u: Utterance, near: tuple[_Seg, ...]):
-        o = self.options
+    @staticmethod
+    def _assign_utterance(u: Utterance, turns: TurnIndex):
+        """((word, segment) pairs, (sentence, speaker) pairs, cacheable)."""
         out: list[tuple[Word, _Seg]] = []
-        prev = None
+        prev: str | None = None
+        cacheable = True
         for w in u.words:
-            mid = 0.5 * (w.start + w.end)
-            hits = [(s.speaker != u.speaker, s is not prev, s.dur <= o.backchannel_max_s, -s.dur, k)
-                    for k, s in enumerate(near) if s.start <= mid <= s.end]
-            if not hits:
-                gaps = [(max(s.start - mid, mid - s.end), s.speaker != u.speaker, k) for k, s in enumerate(near)]
-                if gaps and min(gaps)[0] <= o.word_snap_s:
-                    hits = [(min(gaps)[2],)]
-            if hits:
-                prev = near[min(hits)[-1]]
-                out.append((w, prev))
+            if not turns.near(w.start, w.end):
+                cacheable = False
+            k = turns.pick(w.start, w.end, prefer=(u.speaker, prev))
+            if k is not None:
+                seg = turns.turns[k]
+                prev = seg.speaker
+                out.append((w, seg))
         who = {id(w): s.speaker for w, s in out}
-        return out, questions.sentences_by_speaker([u], lambda w: who.get(id(w)))
+        return out, questions.sentences_by_speaker([u], lambda w: who.get(id(w))), cacheable
 
-    def _backchannels(self, segs, by_sp, seg_words, events) -> set[int]:
+    def _backchannels(self, segs, by_sp, seg_words, frag, events) -> set[int]:
         o = self.options
-        short = {i for i, s in enumerate(segs) if s.dur <= o.backchannel_max_s
+        short = {i for i, s in enumerate(segs) if s.dur <= o.backchannel_max_s and i not in frag
                  and (not seg_words[i] or len(seg_words[i]) <= o.backchannel_max_words)}
         holders = {}
         for sp, idx in by_sp.items():  # the floor holders: each speaker's longer segments
-            hs = [segs[j] for j in idx if j not in short]
+            hs = [segs[j] for j in idx if j not in short and j not in frag]
             holders[sp] = ([a.start for a in hs], np.maximum.accumulate([a.end for a in hs]) if hs else [])
         bc: set[int] = set()
         for i in sorted(short):
@@ -284,11 +297,11 @@ class CueEngine:
                     break
         return bc
 
-    def _floors(self, segs, bc) -> tuple[list[_Floor], dict[int, int]]:
+    def _floors(self, segs, skip) -> tuple[list[_Floor], dict[int, int]]:
         floors: list[_Floor] = []
         floor_of: dict[int, int] = {}
         for i, s in enumerate(segs):
-            if i in bc:
+            if i in skip:
                 continue
             f = floors[-1] if floors else None
             if f and f.speaker == s.speaker and s.start - f.end < self.options.turn_merge_gap_s:
@@ -299,12 +312,12 @@ class CueEngine:
             floor_of[i] = len(floors) - 1
         return floors, floor_of
 
-    def _interruptions(self, segs, by_sp, bc, floors, floor_of, events) -> set[tuple[int, int]]:
+    def _interruptions(self, segs, by_sp, skip, floors, floor_of, events) -> set[tuple[int, int]]:
         o = self.options
         pairs: set[tuple[int, int]] = set()
         starts = {sp: [segs[j].start for j in idx] for sp, idx in by_sp.items()}
         for i, b in enumerate(segs):
-            if i in bc or floors[floor_of[i]].segs[0] != i:
+            if i in skip or floors[floor_of[i]].segs[0] != i:
                 continue
             if floors[floor_of[i]].end - b.start <= o.backchannel_max_s:
                 continue  # B does not go on past a backchannel's length
@@ -316,11 +329,11 @@ class CueEngine:
                 for k in range(max(0, k0 - 4), k0):  # A's segments that start just before B's onset
                     j = idx[k]
                     a = segs[j]
-                    if j in bc or not (a.start < b.start and
+                    if j in skip or not (a.start < b.start and
                                        b.start + o.interruption_min_overlap_s <= a.end
                                        <= b.start + o.interruption_stop_s):
                         continue
-                    nxt = next((segs[m] for m in idx[k + 1:] if m not in bc and segs[m].start >= a.end), None)
+                    nxt = next((segs[m] for m in idx[k + 1:] if m not in skip and segs[m].start >= a.end), None)
                     if nxt is not None and nxt.start < a.end + o.interruption_resume_s:
                         continue
                     if best is None or a.end > segs[best].end:
@@ -331,7 +344,7 @@ class CueEngine:
                 events.append(Event("interruption", b.start, min(a.end, b.end), b.speaker, a.speaker))
         return pairs
 
-    def _overlaps(self, segs, bc, inter_pairs, events) -> float:
+    def _overlaps(self, segs, skip, inter_pairs, events) -> float:
         """Overlap events (simultaneous speech that is neither a backchannel nor an interruption);
         returns the total time during which two or more people speak."""
         o = self.options
@@ -340,7 +353,7 @@ class CueEngine:
             active = [j for j in active if segs[j].end > b.start]
             for j in active:
                 a = segs[j]
-                if a.speaker == b.speaker or i in bc or j in bc or (j, i) in inter_pairs:
+                if a.speaker == b.speaker or i in skip or j in skip or (j, i) in inter_pairs:
                     continue
                 s, e = b.start, min(a.end, b.end)
                 if e - s >= o.overlap_min_s:
@@ -369,6 +382,8 @@ class CueEngine:
             f, p = floors[k], floors[k - 1]
             if f.speaker == p.speaker:
                 continue
+            if min(f.end - f.start, p.end - p.start) < o.response_min_turn_s:
+                continue  # a blip answers nothing and is answered by nothing
             gap = f.start - p.end
             if gap > o.response_max_gap_s:
                 continue

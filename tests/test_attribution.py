@@ -59,3 +59,65 @@ def test_many_utterances_keep_order():
     out = attribute(utts, turns)
     assert [u.speaker for u in out] == ["S1" if i % 2 == 0 else "S2" for i in range(10)]
     assert [u.text for u in out] == [f"w{i}" for i in range(10)]
+
+
+def test_word_just_before_a_turn_goes_to_that_speaker():
+    utt = _utt([(0.6, 0.9, "well")], speaker="")
+    out = attribute([utt], [Turn("S2", 1.0, 3.0), Turn("S1", 3.0, 5.0)])
+    assert [u.speaker for u in out] == ["S2"]  # 0.1 s before S2's turn: within the tolerance
+
+
+def test_word_long_before_every_turn_is_unattributed():
+    from analysis.attribution import UNATTRIBUTED, WORD_TOLERANCE_S
+
+    utt = _utt([(0.0, 0.3, "hello")], speaker="S2")
+    out = attribute([utt], [Turn("S2", 0.3 + WORD_TOLERANCE_S + 0.4, 3.0)])
+    assert [u.speaker for u in out] == [UNATTRIBUTED]
+
+
+def test_far_word_never_goes_to_a_speaker_who_has_not_started():
+    # 4.5-4.8 is 2.5 s after S1's turn and 1.2 s before S2's first turn: S1 said it (or no one)
+    utt = _utt([(4.5, 4.8, "right")])
+    out = attribute([utt], [Turn("S1", 0.0, 2.0), Turn("S2", 6.0, 8.0)])
+    assert [u.speaker for u in out] == ["S1"]
+    # once S2 has spoken, the nearest turn wins again
+    out = attribute([utt], [Turn("S2", 0.0, 1.0), Turn("S1", 1.0, 2.0), Turn("S2", 6.0, 8.0)])
+    assert [u.speaker for u in out] == ["S2"]
+
+
+def test_word_goes_to_a_speaker_only_within_the_tolerance_of_their_turn():
+    """Every attributed word of a busy random layout lies within the tolerance of one of its speaker's
+    turns, or is far from every turn and after its speaker's first turn."""
+    import random
+
+    from analysis.attribution import UNATTRIBUTED, WORD_TOLERANCE_S
+
+    rng = random.Random(3)
+    turns, t = [], 2.0  # words start before the first turn; some pauses are long
+    for _ in range(40):
+        start = t + rng.uniform(-0.5, 5.0)
+        end = start + rng.choice([0.017, 0.034, 0.3, 1.0, 4.0])
+        turns.append(Turn(rng.choice(["S1", "S2", "S3"]), max(0.0, start), end))
+        t = end
+    words = []
+    for _ in range(300):
+        a = rng.uniform(0, t + 2)
+        words.append((a, a + rng.uniform(0.0, 1.5), "w"))
+    words.sort()
+    out = attribute([_utt(words)], turns)
+    first = {}
+    for tr in sorted(turns, key=lambda x: x.start):
+        first.setdefault(tr.speaker, tr.start)
+
+    def gap(w, tr):
+        return max(tr.start - w.end, w.start - tr.end, 0.0)
+
+    for u in out:
+        for w in u.words:
+            near_any = min(gap(w, tr) for tr in turns) <= WORD_TOLERANCE_S
+            if u.speaker == UNATTRIBUTED:
+                assert not near_any and all(f > w.end + WORD_TOLERANCE_S for f in first.values())
+            elif near_any:
+                assert min(gap(w, tr) for tr in turns if tr.speaker == u.speaker) <= WORD_TOLERANCE_S
+            else:
+                assert first[u.speaker] <= w.end + WORD_TOLERANCE_S

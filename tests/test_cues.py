@@ -261,3 +261,63 @@ def test_process_style_feeding():
     e = CueEngine()
     snap, ev = e.process(turns=[Turn("A", 0.0, 2.0)], now=6.0)
     assert snap["session"]["duration"] == 6.0 and [x.kind for x in ev] == ["silence"]
+
+
+# -- issue 11: minimum turn and response durations ---------------------------------------------------
+def _sample_like_start():
+    """The start of the pyannote sample as diarized: 17-34 ms fragments of S1 at each change."""
+    return [Turn("S1", 6.73, 6.747), Turn("S2", 6.747, 7.169), Turn("S1", 7.169, 7.186),
+            Turn("S1", 7.591, 7.625), Turn("S2", 7.625, 8.03), Turn("S1", 8.03, 9.97),
+            Turn("S2", 9.97, 10.983)]
+
+
+def test_fragments_shorter_than_the_minimum_are_not_turns_but_keep_their_speech():
+    from analysis.cues import MIN_TURN_S
+
+    m, ev = compute_cues(_sample_like_start(), [], 11.0)
+    assert all(r["end"] - r["start"] >= MIN_TURN_S for r in m.session["turn_cues"])
+    assert m.speakers["S1"]["turns"] == 1 and m.speakers["S2"]["turns"] == 2
+    # S2's two stretches around S1's fragments are one floor turn; only real answers are responses
+    assert [(e.start, e.by) for e in kinds(ev, "quick_response")] == [(8.03, "S1"), (9.97, "S2")]
+    assert m.speakers["S1"]["talk_time"] == pytest.approx(0.017 + 0.017 + 0.034 + 1.94, abs=1e-3)
+    assert not kinds(ev, "backchannel") and not kinds(ev, "interruption") and not kinds(ev, "overlap")
+
+
+def test_fragment_is_neither_backchannel_nor_interruption_nor_overlap():
+    turns = [Turn("A", 0.0, 5.0), Turn("B", 2.0, 2.05), Turn("B", 4.9, 4.95), Turn("B", 6.0, 9.0)]
+    m, ev = compute_cues(turns, [], 9.0)
+    assert [e.kind for e in ev] == []  # B's 50-ms blips inside A's speech are nothing
+    assert m.speakers["B"]["turns"] == 1 and m.speakers["B"]["talk_time"] == pytest.approx(3.1)
+
+
+def test_response_needs_both_turns_to_last_the_minimum():
+    from analysis.cues import MIN_RESPONSE_TURN_S
+
+    # B's 0.2-s reply is too short to be a response, and A's next turn does not answer it
+    short = 0.2
+    assert short < MIN_RESPONSE_TURN_S
+    turns = [Turn("A", 0.0, 2.0), Turn("B", 2.05, 2.05 + short), Turn("A", 4.0, 6.0)]
+    m, ev = compute_cues(turns, [], 6.0)
+    assert not kinds(ev, "quick_response")
+    assert m.speakers["B"]["responses"] == 0 and m.speakers["A"]["responses"] == 0
+    # a 0.4-s reply ("yes, yes") is one, answered after 1.55 s
+    turns = [Turn("A", 0.0, 2.0), Turn("B", 2.05, 2.45), Turn("A", 4.0, 6.0)]
+    m, ev = compute_cues(turns, [], 6.0)
+    assert [(e.by, e.of) for e in kinds(ev, "quick_response")] == [("B", "A")]
+    assert m.speakers["A"]["responses"] == 1 and m.speakers["A"]["response_latency_median"] == 1.55
+
+
+def test_cue_words_follow_the_attribution_rule():
+    """The first word of the sample: Whisper stretched it back over a silence; the cue engine and the
+    timeline must give it to the same speaker (S2, whose turn it overlaps), not to S1's fragment."""
+    from analysis.attribution import attribute
+
+    turns = _sample_like_start()
+    utt = Utterance("", 5.54, 6.94, "hi", (Word(5.54, 6.94, "hi", 0.5),))
+    assert [u.speaker for u in attribute([utt], turns)] == ["S2"]
+    m, _ = compute_cues(turns, [utt], 11.0)
+    assert m.speakers["S2"]["words"] == 1 and m.speakers["S1"]["words"] == 0
+    # a word more than the tolerance before anyone's first turn is nobody's
+    early = Utterance("", 1.0, 1.3, "so", (Word(1.0, 1.3, "so", 0.5),))
+    m, _ = compute_cues(turns, [early], 11.0)
+    assert m.speakers["S1"]["words"] == 0 and m.speakers["S2"]["words"] == 0
