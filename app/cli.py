@@ -73,8 +73,14 @@ def analysis_options_from_args(args: argparse.Namespace):
 
 
 def summary_lines(result) -> list[str]:
+    """The printed summary of one analysis. Turns are the cue engine's floor turns (docs/cues.md), not
+    the diarizer's raw segments; interruptions are said both ways so that "made" and "suffered" are
+    never confused."""
     tl = result.timeline
-    lines = [f"  duration {tl.duration:.1f} s, {len(tl.speakers)} speaker(s), {len(tl.turns)} turns, "
+    per_sp = [tl.metrics.speakers.get(sp.id, {}) for sp in tl.speakers]
+    n_turns = (sum(int(m.get("turns") or 0) for m in per_sp) if any("turns" in m for m in per_sp)
+               else len(tl.turns))
+    lines = [f"  duration {tl.duration:.1f} s, {len(tl.speakers)} speaker(s), {n_turns} turns, "
              f"{len(tl.utterances)} utterances, {sum(len(u.words) for u in tl.utterances)} words"]
     for sp in tl.speakers:
         m = tl.metrics.speakers.get(sp.id, {})
@@ -85,7 +91,8 @@ def summary_lines(result) -> list[str]:
         if m.get("wpm"):
             parts.append(f"{m['wpm']:.0f} wpm")
         if "interruptions_made" in m:
-            parts.append(f"interrupted {m['interruptions_made']}x")
+            parts.append(f"interrupted others {m['interruptions_made']}x, "
+                         f"was interrupted {m.get('interruptions_received', 0)}x")
         lines.append("  " + " ".join(parts))
     match = tl.metrics.session.get("therapist_match")
     if match is not None:

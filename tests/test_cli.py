@@ -82,3 +82,23 @@ def test_demo_generates_a_dialogue_and_compares_with_its_truth(tmp_path):
         assert (tmp_path / name).is_file()
     truth_line = next(line for line in out.stdout.splitlines() if "ground truth" in line)
     assert "S1 talk" in truth_line and "S2 talk" in truth_line
+
+
+def test_summary_says_who_interrupted_whom():
+    """'interrupted 2x' read as 'was interrupted twice'; the summary now says both directions, and
+    counts the cue engine's turns, not the diarizer's segments."""
+    from types import SimpleNamespace
+
+    from analysis.timeline import Metrics, Speaker, Timeline, Turn
+    from app.cli import summary_lines
+
+    tl = Timeline(duration=30.0, speakers=(Speaker("S1", "Speaker 1", None), Speaker("S2", "Speaker 2", None)),
+                  turns=(Turn("S1", 0.0, 0.017), Turn("S2", 0.017, 5.0), Turn("S1", 4.0, 9.0)),
+                  metrics=Metrics({}, {"S1": {"talk_share": 0.5, "turns": 1, "interruptions_made": 2,
+                                              "interruptions_received": 0},
+                                       "S2": {"talk_share": 0.5, "turns": 1, "interruptions_made": 0,
+                                              "interruptions_received": 2}}))
+    lines = summary_lines(SimpleNamespace(timeline=tl, warnings=[]))
+    assert "2 turns" in lines[0]
+    assert lines[1] == "  Speaker 1: talk 50% interrupted others 2x, was interrupted 0x"
+    assert lines[2] == "  Speaker 2: talk 50% interrupted others 0x, was interrupted 2x"
