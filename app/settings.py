@@ -4,6 +4,11 @@ The data folder is ``$ATTUNE_HOME`` when set (tests give every test its own), ot
 platform's user data folder (``platformdirs.user_data_dir("attune")``). The file is
 ``settings.json``; unknown keys are ignored and missing ones take their defaults, so old files keep
 working. Nothing here imports Qt: the settings are plain data the UI reads and edits.
+
+Only preferences are kept, never a session's choices or anything about a client: no consent answer,
+no replayed recording (a ``file:`` input is never saved nor restored, so the next session cannot
+replay an old file instead of listening), no transcript switch. The data folder and ``sessions/``
+are 0700 and ``settings.json`` is 0600.
 """
 
 from __future__ import annotations
@@ -38,28 +43,39 @@ def data_dir() -> Path:
 
 
 def sessions_dir() -> Path:
+    """Where sessions are kept (created on first use, mode 0700)."""
     path = data_dir() / "sessions"
     path.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
     return path
+
+
+NOT_ENROLLED = ""  # therapist_voice when the clinician chose "Not enrolled" (None: not chosen yet)
+
+
+def is_recording(device: str | None) -> bool:
+    """Whether an input is a replayed recording (``file:<path>``) rather than a device."""
+    return bool(device) and str(device).startswith("file:")
 
 
 @dataclass(frozen=True)
 class Settings:
     """What the clinician chose last time. Thresholds are the gentle-nudge triggers.
 
-    device: input device name (None: the system default); ``file:<path>`` plays a recording instead.
+    device: input device name (None: the system default). Never a recording: ``file:`` inputs are
+        dropped when loading and saving.
     session_minutes: the planned session length (the clock shows a cue near its end).
     end_cue_minutes: how long before the planned end the clock starts its gentle cue.
-    therapist_voice: name of the enrolled therapist voiceprint to use, if any.
+    therapist_voice: name of the enrolled therapist voiceprint to use; ``NOT_ENROLLED`` ("") when the
+        clinician chose "Not enrolled"; None when never chosen (the newest enrolled voice is offered).
     theme: "dark" or "dim".
     nudges: master switch for the gentle nudges (colour change and a small line of text).
     nudge_talk_share: the therapist's share of the last 5 minutes that earns a nudge (0..1).
     nudge_interruptions: interruptions by the therapist within the last 5 minutes that earn a nudge.
     nudge_end: whether the clock's near-end cue is shown.
     privacy_key: the one key that blanks the window (and shows it again).
-    show_transcript: whether the transcript panel starts open (it is hidden by default).
     strip_on_top: whether the compact strip stays above other windows.
-    keep_audio_default: the pre-selected audio-keeping choice on the consent step ("no audio kept").
     pace_band: the relative change (e.g. 0.15 = 15 %) beyond a speaker's baseline that reads as
         "calmer" or "more animated"; within the band it is "as usual".
     tone_band_st: the same for tone, in semitones of median pitch above or below the speaker's own.
@@ -75,13 +91,13 @@ class Settings:
     nudge_interruptions: int = 2
     nudge_end: bool = True
     privacy_key: str = "F12"
-    show_transcript: bool = False
     strip_on_top: bool = True
-    keep_audio_default: bool = False
     pace_band: float = 0.15
     tone_band_st: float = 1.5
 
     def __post_init__(self) -> None:
+        if is_recording(self.device):
+            object.__setattr__(self, "device", None)  # a preference, never a session's recording
         if self.theme not in THEMES:
             object.__setattr__(self, "theme", "dark")
         object.__setattr__(self, "session_minutes", int(min(240, max(5, self.session_minutes))))
@@ -130,9 +146,12 @@ def load_settings() -> Settings:
 
 
 def save_settings(settings: Settings) -> Path:
-    """Write the settings atomically; returns the file path."""
+    """Write the settings atomically, readable by the user only (0600); returns the file path."""
     path = settings_path()
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(asdict(settings), indent=2))
+    os.chmod(tmp, 0o600)  # an old tmp file may have had another mode
     tmp.replace(path)
     return path

@@ -80,9 +80,9 @@ def test_pause_timer_counts_from_the_client_stopping():
 
 def test_settings_persist_as_json_and_survive_bad_values(tmp_path):
     assert load_settings() == Settings()
-    save_settings(Settings(theme="dim", nudge_talk_share=0.8, device="file:/x.wav"))
+    save_settings(Settings(theme="dim", nudge_talk_share=0.8, device="USB mic"))
     again = load_settings()
-    assert (again.theme, again.nudge_talk_share, again.device) == ("dim", 0.8, "file:/x.wav")
+    assert (again.theme, again.nudge_talk_share, again.device) == ("dim", 0.8, "USB mic")
     settings_path().write_text(json.dumps({"theme": "neon", "nudge_talk_share": "9", "bogus": 1}))
     odd = load_settings()
     assert odd.theme == "dark" and odd.nudge_talk_share == 0.95
@@ -91,7 +91,7 @@ def test_settings_persist_as_json_and_survive_bad_values(tmp_path):
 
 
 def test_an_enrolled_voice_decides_the_roles():
-    from app.qt_worker import with_roles
+    from app.session_runner import with_roles
 
     # the client spoke first, but the diarizer matched S2 to the enrolled therapist voice
     s = with_roles(state(10, recent_turns=(Turn("S1", 0, 3), Turn("S2", 4, 6))), "S2")

@@ -3,9 +3,14 @@
 Two pages. "Before the session": the input (with a level meter, so the clinician sees the microphone
 hears both people), the planned length, the enrolled therapist voice and who is in the room (the live
 diarizer never finds more voices than that; asked afresh for every session, never remembered).
-"Consent": the clinician confirms the client agreed to the live analysis (required to start) and,
-separately, chooses whether audio is kept; "no audio kept" is the default and keeps only the timeline
-and cues. "Client declined" closes the dialog and no session starts.
+"Cancel" closes it. "Consent": three separate questions, each answered for this session only and
+each starting at its most private answer, never at the last session's: did the client agree to the
+live analysis (required to start), may the audio be kept, may a transcript be kept. "Client
+declined" closes the dialog and no session starts.
+
+Replaying a recording is a review, not a session: it is started from the main window ("Replay a
+recording…", ``attune --play FILE``), never from here. :meth:`StartDialog.set_source` still accepts a
+``file:`` input for tests and demos that stand a recording in for the microphone.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -32,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt_worker import SessionConfig
-from app.settings import Settings, data_dir
+from app.settings import NOT_ENROLLED, Settings, data_dir, is_recording
 from audio.recorder import MAX_PEOPLE, PEOPLE_COUNTS
 from ui.level_probe import LevelProbe
 from ui.theme import DARK, Theme
@@ -40,8 +44,14 @@ from ui.widgets import LevelMeter
 
 log = logging.getLogger(__name__)
 
-PLAY_FILE = "__play_file__"
 METER_HINT = "Say a few words, and invite the client to: both voices should move the meter."
+METER_HINT_FILE = "A recording stands in for the microphone: the meter shows its level."
+NOT_ENROLLED_LABEL = "Not enrolled (first voice heard is taken as yours)"
+# What is saved, by the answers to the two "keep" questions.
+KEPT_TEXT = {(False, False): "Saved after the session: who spoke when and the cues (no audio, no words).",
+             (True, False): "Saved after the session: the audio, who spoke when and the cues (no transcript).",
+             (False, True): "Saved after the session: the transcript, who spoke when and the cues (no audio).",
+             (True, True): "Saved after the session: the audio, the transcript, who spoke when and the cues."}
 # "People in the room": (choice kept in session.json, label). The first is every new session's default.
 PEOPLE_ITEMS = (("individual", "Individual session (2)"), ("couple", "Couple (3)"),
                 ("family", "Family / group"), ("not_sure", "Not sure (automatic)"))
@@ -93,18 +103,22 @@ class StartDialog(QDialog):
         root.addWidget(self.pages)
 
         buttons = QHBoxLayout()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Close without starting a session")
         self.decline_button = QPushButton("Client declined")
         self.decline_button.setToolTip("No session starts and nothing is recorded")
         self.back_button = QPushButton("Back")
         self.next_button = QPushButton("Next")
         self.start_button = QPushButton("Start session")
         self.start_button.setDefault(True)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.decline_button)
         buttons.addStretch(1)
         buttons.addWidget(self.back_button)
         buttons.addWidget(self.next_button)
         buttons.addWidget(self.start_button)
         root.addLayout(buttons)
+        self.cancel_button.clicked.connect(self.reject)
         self.decline_button.clicked.connect(self.decline)
         self.back_button.clicked.connect(lambda: self.show_page(0))
         self.next_button.clicked.connect(lambda: self.show_page(1))
@@ -125,15 +139,11 @@ class StartDialog(QDialog):
         self.device_combo.addItem("System default microphone", None)
         for name in input_devices():
             self.device_combo.addItem(name, name)
-        self.device_combo.addItem("Play a recording…", PLAY_FILE)
         saved = self.settings.device
-        if saved:
-            if saved.startswith("file:"):
-                self.set_source(saved)
-            else:
-                i = self.device_combo.findData(saved)
-                if i >= 0:
-                    self.device_combo.setCurrentIndex(i)
+        if saved and not is_recording(saved):  # a preference; a recording is never restored
+            i = self.device_combo.findData(saved)
+            if i >= 0:
+                self.device_combo.setCurrentIndex(i)
         self.device_combo.activated.connect(self._device_chosen)
         form.addRow("Input", self.device_combo)
         self.meter = LevelMeter(theme=theme)
@@ -150,12 +160,16 @@ class StartDialog(QDialog):
         self.length_spin.setValue(self.settings.session_minutes)
         form.addRow("Planned length", self.length_spin)
         self.voice_combo = QComboBox()
-        self.voice_combo.addItem("Not enrolled (first voice heard is taken as yours)", None)
+        self.voice_combo.addItem(NOT_ENROLLED_LABEL, None)
         voices = enrolled_voices()
         for name in voices:
             self.voice_combo.addItem(name, name)
-        chosen = self.settings.therapist_voice if self.settings.therapist_voice in voices else None
-        i = self.voice_combo.findData(chosen or (voices[0] if voices else None))
+        saved_voice = self.settings.therapist_voice
+        if saved_voice == NOT_ENROLLED:  # the clinician chose "Not enrolled": it stays so
+            chosen = None
+        else:
+            chosen = saved_voice if saved_voice in voices else (voices[0] if voices else None)
+        i = self.voice_combo.findData(chosen)
         self.voice_combo.setCurrentIndex(max(0, i))
         form.addRow("Your voice", self.voice_combo)
         form.addRow("People in the room", self._people_row())
@@ -201,31 +215,67 @@ class StartDialog(QDialog):
         return key, PEOPLE_COUNTS.get(key)
 
     def _consent_page(self) -> QWidget:
+        """Three questions, three separate answers. Every answer starts at its most private choice, for
+        every session: nothing here is read from or written to the settings."""
         page = QWidget()
         lay = QVBoxLayout(page)
         title = QLabel("Consent")
         title.setProperty("role", "big")
         lay.addWidget(title)
-        intro = QLabel("Attune listens on this computer only; nothing leaves it. "
-                       "Being transparent about what is recorded is part of building trust.")
+        intro = QLabel("Ask the client each question. Attune listens on this computer only; nothing "
+                       "leaves it, and nothing is kept that the client did not agree to.")
         intro.setWordWrap(True)
         intro.setProperty("muted", True)
         lay.addWidget(intro)
-        self.consent_box = QCheckBox("The client agreed to live analysis of this session")
+
+        def question(text: str) -> QLabel:
+            label = QLabel(text)
+            label.setProperty("role", "question")
+            lay.addSpacing(6)
+            lay.addWidget(label)
+            return label
+
+        question("1. Live analysis")
+        self.consent_box = QCheckBox("The client agrees to Attune analysing this session as it happens")
+        self.consent_box.setToolTip("Needed to start: without it no session starts and nothing is recorded")
         lay.addWidget(self.consent_box)
-        lay.addSpacing(8)
-        audio_title = QLabel("Audio (asked separately)")
-        lay.addWidget(audio_title)
-        self.no_audio_radio = QRadioButton("No audio kept: only the timeline and cues are saved")
-        self.keep_audio_radio = QRadioButton("Keep the audio: the client agreed to this too")
-        group = QButtonGroup(page)
-        group.addButton(self.no_audio_radio)
-        group.addButton(self.keep_audio_radio)
-        (self.keep_audio_radio if self.settings.keep_audio_default else self.no_audio_radio).setChecked(True)
-        lay.addWidget(self.no_audio_radio)
-        lay.addWidget(self.keep_audio_radio)
+
+        question("2. Audio")
+        self.no_audio_radio = QRadioButton("Don't keep the audio")
+        self.keep_audio_radio = QRadioButton("Keep the audio recording: the client agreed to this too")
+        self._audio_group = self._answer_pair(page, lay, self.no_audio_radio, self.keep_audio_radio)
+
+        question("3. Transcript")
+        self.no_transcript_radio = QRadioButton("Don't keep what was said (no transcript)")
+        self.keep_transcript_radio = QRadioButton("Keep a written transcript: the client agreed to this too")
+        self._transcript_group = self._answer_pair(page, lay, self.no_transcript_radio,
+                                                   self.keep_transcript_radio)
+
+        self.kept_label = QLabel("")
+        self.kept_label.setProperty("role", "small")
+        self.kept_label.setWordWrap(True)
+        lay.addSpacing(6)
+        lay.addWidget(self.kept_label)
+        for radio in (self.keep_audio_radio, self.keep_transcript_radio):
+            radio.toggled.connect(self._update_kept)
+        self._update_kept()
         lay.addStretch(1)
         return page
+
+    @staticmethod
+    def _answer_pair(page: QWidget, lay: QVBoxLayout, private: QRadioButton, keep: QRadioButton
+                     ) -> QButtonGroup:
+        group = QButtonGroup(page)
+        group.addButton(private)
+        group.addButton(keep)
+        private.setChecked(True)  # the most private answer, every time
+        lay.addWidget(private)
+        lay.addWidget(keep)
+        return group
+
+    def _update_kept(self, *_args) -> None:
+        self.kept_label.setText(KEPT_TEXT[(self.keep_audio_radio.isChecked(),
+                                           self.keep_transcript_radio.isChecked())])
 
     def show_page(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
@@ -233,6 +283,8 @@ class StartDialog(QDialog):
 
     def _update_buttons(self) -> None:
         on_consent = self.pages.currentIndex() == 1
+        self.cancel_button.setVisible(not on_consent)
+        self.decline_button.setVisible(on_consent)
         self.back_button.setVisible(on_consent)
         self.next_button.setVisible(not on_consent)
         self.start_button.setVisible(on_consent)
@@ -240,35 +292,30 @@ class StartDialog(QDialog):
 
     # -- device and level meter ----------------------------------------------------------------
     def set_source(self, source: str) -> None:
-        """Select an input: a device name or ``file:<path>`` (added to the list if new)."""
+        """Select an input: a device name or, for tests and demos, ``file:<path>`` (added if new)."""
         i = self.device_combo.findData(source)
         if i < 0:
-            label = f"Recording: {Path(source[5:]).name}" if source.startswith("file:") else source
-            i = self.device_combo.count() - 1  # before "Play a recording…"
-            self.device_combo.insertItem(i, label, source)
+            label = f"Recording: {Path(source[5:]).name}" if is_recording(source) else source
+            self.device_combo.addItem(label, source)
+            i = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(i)
         self._restart_probe()
 
-    def _device_chosen(self, index: int) -> None:
-        if self.device_combo.itemData(index) == PLAY_FILE:
-            path, _ = QFileDialog.getOpenFileName(self, "Play a recording", "",
-                                                  "Audio (*.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)")
-            if path:
-                self.set_source(f"file:{path}")
-            else:
-                self.device_combo.setCurrentIndex(0)
+    def _device_chosen(self, _index: int) -> None:
         self._restart_probe()
 
     def source(self) -> str | None:
-        data = self.device_combo.currentData()
-        return None if data == PLAY_FILE else data
+        return self.device_combo.currentData()
+
+    def _meter_hint(self) -> str:
+        return METER_HINT_FILE if is_recording(self.source()) else METER_HINT
 
     def _restart_probe(self) -> None:
         self._stop_probe()
         if not self.probe_level or not self.isVisible():
             return
         self.meter.set_level(-100.0)
-        self.meter_hint.setText(METER_HINT)
+        self.meter_hint.setText(self._meter_hint())
         probe = self._probe = LevelProbe(self.source(), self)
         probe.level.connect(lambda db, p=probe: self.meter.set_level(db) if p is self._probe else None)
         probe.failed.connect(lambda message, p=probe: self._probe_failed(p, message))
@@ -311,14 +358,19 @@ class StartDialog(QDialog):
             therapist_voice=self.voice_combo.currentData(),
             consent_analysis=self.consent_box.isChecked(),
             keep_audio=self.keep_audio_radio.isChecked(),
+            keep_transcript=self.keep_transcript_radio.isChecked(),
             num_speakers=count,
             people_choice=choice,
         )
 
     def chosen_settings(self) -> Settings:
-        """The settings to remember from this dialog (not who is in the room: that is per session)."""
-        return self.settings.with_(device=self.source(), session_minutes=self.length_spin.value(),
-                                   therapist_voice=self.voice_combo.currentData(),
-                                   keep_audio_default=self.keep_audio_radio.isChecked())
+        """The preferences to remember from this dialog: the input device (never a recording), the
+        planned length and your voice ("Not enrolled" included). Never the consent answers nor who is
+        in the room: those are asked afresh for every session."""
+        source = self.source()
+        voice = self.voice_combo.currentData()
+        return self.settings.with_(device=self.settings.device if is_recording(source) else source,
+                                   session_minutes=self.length_spin.value(),
+                                   therapist_voice=NOT_ENROLLED if voice is None else voice)
 
 
