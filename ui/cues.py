@@ -4,6 +4,14 @@
 minutes) and turns each state snapshot into a :class:`Cues` value the widgets render. Words follow
 the trust article's language: active listening, room to fully express themselves, without
 interruption, boundaries, a collaborative partnership. Nudges are short, kind and never alarming.
+
+Roles. The live diarizer may find more voices than there are people (one person's voice split in
+two). The clinician says which voice is theirs (:meth:`CueModel.set_role`, "This is me" on a card)
+and merges a voice into another (:meth:`CueModel.merge`); there is never more than one therapist
+unless ``max_therapists`` says so. :attr:`Cues.people` has one entry per voice with its role (a
+merged voice takes the role of the voice it was merged into); :attr:`Cues.cards` is what the view
+shows: one card per person (merged voices summed), and voices with little speech that are neither
+you nor the client together in one small "Other voices" card.
 """
 
 from __future__ import annotations
@@ -15,6 +23,12 @@ from typing import Any
 
 WINDOW_S = 300.0  # "last 5 minutes"
 MIN_WINDOW_SPEECH_S = 30.0  # no talk-share nudge before this much speech in the window
+MINOR_SHARE = 0.10  # a voice with less of the session's speech than this ...
+MINOR_TALK_S = 60.0  # ... or less speech than this, neither you nor the client, is an "other voice"
+MAX_CARDS = 4  # cards in the view; beyond it the smallest voices join "Other voices"
+OTHERS_ID = "others"  # the id of the "Other voices" card
+OTHERS_LABEL = "Other voices"
+ROLES = ("therapist", "client")
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,8 @@ class Person:
     pace: str  # "calmer" / "as usual" / "more animated" / "" (no baseline yet)
     tone: str
     speaking: bool
+    name: str = ""  # the card's title when not simply "You" / "Client" / the label ("Client 2")
+    members: tuple[str, ...] = ()  # a card's voice ids (merged voices, or the "Other voices" group)
 
 
 @dataclass(frozen=True)
@@ -58,19 +74,23 @@ class Cues:
     level_dbfs: float = -100.0
     health: str = ""  # overflow / dropped-ASR note, empty when all is well
     transcript: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (label, text)
+    cards: tuple[Person, ...] = ()  # what the view shows: one per person, then "Other voices"
+
+    def _shown(self) -> tuple[Person, ...]:
+        return self.cards or self.people
 
     @property
     def therapist(self) -> Person | None:
-        return next((p for p in self.people if p.role == "therapist"), None)
+        return next((p for p in self._shown() if p.role == "therapist"), None)
 
     @property
     def client(self) -> Person | None:
-        return next((p for p in self.people if p.role == "client"), None)
+        return next((p for p in self._shown() if p.role == "client"), None)
 
     def pair(self) -> tuple[Person | None, Person | None]:
         """The two sides of the balance bar: therapist and client, or the first two voices."""
         a, b = self.therapist, self.client
-        others = [p for p in self.people if p is not a and p is not b]
+        others = [p for p in self._shown() if p is not a and p is not b and p.id != OTHERS_ID]
         if a is None and others:
             a = others.pop(0)
         if b is None and others:
@@ -87,6 +107,8 @@ def mmss(seconds: float) -> str:
 
 def display_name(p: Person) -> str:
     """What the clinician reads: "You" for the therapist, "Client", or the voice's label."""
+    if p.name:
+        return p.name
     return {"therapist": "You", "client": "Client"}.get(p.role or "", p.label)
 
 
@@ -120,6 +142,26 @@ def describe_st(value: float | None, band_st: float = 1.5) -> str:
     return describe_rel(1.0 + v / band_st * 0.5, 0.5)
 
 
+def _with(p: Person, **changes: Any) -> Person:
+    from dataclasses import replace
+
+    return replace(p, **changes)
+
+
+def _combine(sid: str, members: list[Person]) -> Person:
+    """One person from several voices: times, shares and counts summed; pace and tone (relative to
+    each voice's own baseline) from the voice with the most speech."""
+    main = next((p for p in members if p.id == sid), None) or max(members, key=lambda p: p.talk_s)
+    if len(members) == 1:
+        return _with(main, members=(main.id,))
+    loudest = max(members, key=lambda p: p.talk_s)
+    total = {k: sum(getattr(p, k) for p in members) for k in (
+        "share", "share_window", "talk_s", "interruptions_made", "interruptions_received",
+        "backchannels", "quick_responses")}
+    return _with(main, **total, pace=loudest.pace, tone=loudest.tone,
+                 speaking=any(p.speaking for p in members), members=tuple(p.id for p in members))
+
+
 def _get(mapping: Any, key: str, default: Any = 0) -> Any:
     if isinstance(mapping, Mapping):
         v = mapping.get(key, default)
@@ -136,9 +178,13 @@ class CueModel:
         self.planned_s = float(planned_s if planned_s is not None else settings.session_minutes * 60)
         self._int_hist: deque[tuple[float, int]] = deque()
         self.assume_first = assume_first_is_therapist
-        self.roles: dict[str, str] = {}  # speaker id -> role chosen by the clinician
+        self.roles: dict[str, str | None] = {}  # speaker id -> role chosen by the clinician
+        self.merged: dict[str, str] = {}  # speaker id -> the voice it was merged into
+        self.max_therapists = 1  # more only when the clinician says so (co-therapists)
         self._heard: list[str] = []  # speaker ids in the order they were first heard
         self._pipeline_roles = False  # the pipeline named roles (enrolled voice)
+        self._last: Cues | None = None
+        self._role_by_id: dict[str, str | None] = {}
 
     # -- roles ---------------------------------------------------------------------------------
     def _note_heard(self, state: Any) -> None:
@@ -148,22 +194,93 @@ class CueModel:
                 self._heard.append(sid)
 
     def role_of(self, speaker: Any) -> str | None:
-        """The speaker's role: the pipeline's (enrolled voice), the clinician's choice, or by default
-        the first voice heard is the therapist's (who usually opens) and the second the client's."""
-        if speaker.id in self.roles:
-            return self.roles[speaker.id]
-        if speaker.role:
-            return speaker.role
+        """The speaker's role: the clinician's choice, the pipeline's (enrolled voice), or by default
+        the first voice heard is the therapist's (who usually opens) and the second the client's. A
+        merged voice has the role of the voice it was merged into."""
+        sid = self.target(speaker.id)
+        if sid in self.roles:
+            return self.roles[sid]
+        role = speaker.role if sid == speaker.id else self._role_by_id.get(sid)
+        if role:
+            return role
         if self._pipeline_roles:  # the enrolled voice decides; an unplaced voice stays unnamed
             return None
-        if self.assume_first and not self.roles and speaker.id in self._heard[:2]:
-            return ("therapist", "client")[self._heard.index(speaker.id)]
+        if self.assume_first and sid in self._heard[:2]:
+            return ROLES[self._heard.index(sid)]
         return None
 
-    def swap_roles(self, people: tuple[Person, ...]) -> None:
-        """Swap who is taken for the therapist and who for the client (one click in the view)."""
-        swap = {"therapist": "client", "client": "therapist"}
-        self.roles = {p.id: swap[p.role] for p in people if p.role in swap}
+    def target(self, sid: str) -> str:
+        """The voice ``sid`` was merged into (itself when not merged)."""
+        seen = set()
+        while sid in self.merged and sid not in seen:
+            seen.add(sid)
+            sid = self.merged[sid]
+        return sid
+
+    def _settle(self) -> dict[str, str | None]:
+        """Fix the roles as they are shown now, so that a change to one voice leaves the others as they
+        were (the first-heard guess and the pipeline's roles become the clinician's)."""
+        last = self._last
+        for p in last.people if last else ():
+            sid = self.target(p.id)
+            if sid not in self.roles:
+                self.roles[sid] = p.role
+        return self.roles
+
+    def set_role(self, sid: str, role: str | None) -> None:
+        """The clinician says whose voice ``sid`` is ("therapist": "this is me"; "client"; None). A voice
+        that was the therapist takes ``sid``'s old role, so there is still one therapist (or at most
+        ``max_therapists``)."""
+        roles = self._settle()
+        sid = self.target(sid)
+        old = roles.get(sid)
+        if role == "therapist":  # a client may be one of several (a couple); a therapist may not
+            holders = [v for v, r in roles.items() if r == role and v != sid]
+            for v in holders[:max(0, len(holders) - self.max_therapists + 1)]:
+                roles[v] = old if old != role else None
+        roles[sid] = role
+
+    def swap_roles(self, people: tuple[Person, ...] = ()) -> None:
+        """Swap who is taken for the therapist and who for the client (one click in the view). Only the
+        two change places; any other voice keeps its role."""
+        cues = self._last
+        if cues is None or cues.therapist is None or cues.client is None:
+            return
+        therapist, client = cues.therapist.id, cues.client.id
+        roles = self._settle()
+        roles[therapist], roles[client] = "client", "therapist"
+
+    def merge(self, sid: str, into: str) -> None:
+        """Count voice ``sid`` (and whatever was merged into it) as part of voice ``into``."""
+        into = self.target(into)
+        if self.target(sid) == into:
+            return
+        self._settle()
+        for v, t in list(self.merged.items()):
+            if t == sid:
+                self.merged[v] = into
+        self.merged[sid] = into
+        self.roles.pop(sid, None)
+
+    def separate(self, sid: str) -> None:
+        """Undo the merges into voice ``sid``: each merged voice is shown on its own again."""
+        sid = self.target(sid)
+        for v in [v for v in self.merged if self.target(v) == sid]:
+            del self.merged[v]
+            self.roles.setdefault(v, None)
+
+    def voices_of(self, sid: str) -> tuple[str, ...]:
+        """The voice ids counted as ``sid``'s person (itself and the voices merged into it)."""
+        sid = self.target(sid)
+        last = self._last
+        ids = [p.id for p in last.people] if last else [sid]
+        return tuple(v for v in ids if self.target(v) == sid) or (sid,)
+
+    def saved_roles(self) -> dict[str, str]:
+        """The roles to keep in session.json, as the cards show them: one entry per person shown with a
+        role (never a merged voice, nor a voice in "Other voices")."""
+        last = self._last
+        return {p.id: p.role for p in (last.cards if last else ()) if p.role and p.id != OTHERS_ID}
 
     def _interruptions_in_window(self, t: float, total: int) -> int:
         """Interruptions made within the last 5 minutes, from the running total's history."""
@@ -185,6 +302,7 @@ class CueModel:
         share_w = getattr(state, "talk_share_window", {}) or {}
         self._note_heard(state)
         self._pipeline_roles = any(sp.role for sp in speakers)
+        self._role_by_id = {sp.id: sp.role for sp in speakers}
         pace = getattr(state, "pace_rel", {}) or {}
         tone = getattr(state, "tone_rel", {}) or {}
         people = tuple(
@@ -232,7 +350,41 @@ class CueModel:
                 for u in (getattr(state, "transcript_tail", ()) or ())
             ),
         )
-        return Cues(**{**cues.__dict__, "nudges": self._nudges(cues, t)})
+        cues = Cues(**{**cues.__dict__, "cards": self._cards(people)})
+        cues = Cues(**{**cues.__dict__, "nudges": self._nudges(cues, t)})
+        self._last = cues
+        return cues
+
+    # -- cards ---------------------------------------------------------------------------------
+    def _cards(self, people: tuple[Person, ...]) -> tuple[Person, ...]:
+        """One card per person (merged voices summed), at most one "Client" named so, and the voices
+        with little speech that are neither you nor the client in one "Other voices" card."""
+        groups: dict[str, list[Person]] = {}
+        for p in people:
+            groups.setdefault(self.target(p.id), []).append(p)
+        order = {sid: i for i, sid in enumerate(self._heard)}
+        persons = [_combine(sid, members) for sid, members in groups.items()]
+        rank = {"therapist": 0, "client": 1}
+        persons.sort(key=lambda p: (rank.get(p.role or "", 2), -p.talk_s, order.get(p.id, 1 << 30), p.id))
+        main_client = next((p for p in persons if p.role == "client"), None)
+        shown: list[Person] = []
+        minor: list[Person] = []
+        for p in persons:
+            keep = p.role == "therapist" or p is main_client or (
+                p.share >= MINOR_SHARE and p.talk_s >= MINOR_TALK_S)
+            (shown if keep else minor).append(p)
+        while len(shown) + (1 if minor else 0) > MAX_CARDS:
+            minor.insert(0, shown.pop())
+        clients = 0
+        for i, p in enumerate(shown):
+            if p.role == "client":
+                clients += 1
+                if clients > 1:
+                    shown[i] = _with(p, name=f"Client {clients}")
+        if minor:
+            group = _combine(OTHERS_ID, minor)
+            shown.append(_with(group, id=OTHERS_ID, role=None, label=OTHERS_LABEL, name=OTHERS_LABEL))
+        return tuple(shown)
 
     # -- pieces --------------------------------------------------------------------------------
     @staticmethod

@@ -48,26 +48,34 @@ def person_title(p: Person) -> str:
 
 
 class PersonCard(QFrame):
-    """One voice's counts and relative pace/tone."""
+    """One voice's counts and relative pace/tone. A click asks whose voice it is (``clicked``)."""
 
-    def __init__(self, person: Person, theme: Theme, parent: QWidget | None = None) -> None:
+    clicked = Signal(str)  # the card's id
+
+    def __init__(self, person: Person, theme: Theme, parent: QWidget | None = None, columns: int = 2) -> None:
         super().__init__(parent)
         self.setObjectName("card")
         self.person_id = person.id
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click to say whose voice this is, or to merge it with another")
         self.theme = theme
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 8, 12, 8)
+        narrow = columns == 1  # many cards share the row: smaller title, tighter grid
+        lay.setContentsMargins(8 if narrow else 12, 8, 8 if narrow else 12, 8)
         lay.setSpacing(4)
         head = QHBoxLayout()
         self.dot = Dot(self, 14)
         self.title = QLabel(person_title(person))
-        self.title.setProperty("role", "big")
+        if narrow:
+            self.title.setStyleSheet(f"font-size: {BIG_PT - 6}pt;")
+        else:
+            self.title.setProperty("role", "big")
         head.addWidget(self.dot)
         head.addWidget(self.title)
         head.addStretch(1)
         lay.addLayout(head)
         grid = QGridLayout()
-        grid.setHorizontalSpacing(10)
+        grid.setHorizontalSpacing(6 if narrow else 10)
         grid.setVerticalSpacing(2)
         self.values: dict[str, QLabel] = {}
         for i, (key, caption, tip) in enumerate(METRICS):
@@ -77,12 +85,17 @@ class PersonCard(QFrame):
             val = QLabel("–")
             val.setObjectName(f"{key}_{person.id}")
             val.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            row, col = divmod(i, 2)
+            row, col = divmod(i, columns)  # one column when many cards share the row
             grid.addWidget(cap, row, col * 2)
             grid.addWidget(val, row, col * 2 + 1)
             self.values[key] = val
         lay.addLayout(grid)
         self.show_person(person)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit(self.person_id)
+        super().mouseReleaseEvent(event)
 
     def show_person(self, p: Person) -> None:
         set_text(self.title, person_title(p))
@@ -96,6 +109,7 @@ class LiveView(QWidget):
     """The full live view. ``transcript_toggled(bool)`` tells the window the panel was opened."""
 
     transcript_toggled = Signal(bool)
+    card_clicked = Signal(str)  # a card's id: the window asks whose voice it is
 
     def __init__(self, settings, parent: QWidget | None = None, theme: Theme = DARK) -> None:
         super().__init__(parent)
@@ -258,8 +272,7 @@ class LiveView(QWidget):
             label.setStyleSheet(f"{base}; color: {color};" if base else f"color: {color};")
 
     def _sync_cards(self, cues: Cues) -> None:
-        order = {"therapist": 0, "client": 1}
-        people = sorted(cues.people, key=lambda p: (order.get(p.role, 2), p.id))[:3]
+        people = list(cues.cards)  # ordered, merged and grouped by the cue model
         ids = [p.id for p in people]
         if ids != list(self.cards):
             for card in self.cards.values():
@@ -267,7 +280,8 @@ class LiveView(QWidget):
                 card.deleteLater()
             self.cards = {}
             for p in people:
-                card = PersonCard(p, self.theme, self)
+                card = PersonCard(p, self.theme, self, columns=2 if len(people) <= 2 else 1)
+                card.clicked.connect(self.card_clicked)
                 self.cards_row.addWidget(card, 1)
                 self.cards[p.id] = card
         for p in people:
