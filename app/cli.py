@@ -18,6 +18,12 @@ from app.progress import StageProgress
 
 # Sub-commands that live in their own modules: module name -> exposes add_parser(subparsers), run(args).
 EXTRA_COMMANDS = ("app.cmd_enroll", "app.cmd_live")
+# Options of the desktop app itself (app.gui): ``attune --play FILE`` opens the app reviewing FILE.
+GUI_OPTIONS = ("--play", "--speed", "--minutes", "--no-transcribe", "--strip")
+
+
+def _is_gui(argv: Sequence[str]) -> bool:
+    return not argv or argv[0].split("=", 1)[0] in GUI_OPTIONS
 
 
 def _debug() -> bool:
@@ -188,7 +194,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attune", description=(
         "Attune: a local, private mirror of how a counselling session is going. "
-        "With no command, opens the desktop app."))
+        "With no command, opens the desktop app."),
+        epilog="attune --play FILE [--speed X] opens the desktop app reviewing a recording as if live "
+               "(no consent asked, nothing saved).")
     parser.add_argument("--version", action="version", version=f"attune {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -221,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
+    if _is_gui(argv):
         try:
             from app.gui import main as gui_main
         except ImportError:

@@ -1,8 +1,10 @@
 """The desktop app's entry point: ``main(argv) -> int`` opens the window (``attune`` with no arguments).
 
-Options (for demos and screenshots): ``--play FILE`` starts a session at once on a recording instead
-of the microphone (consent is taken as given: it is a recording), ``--speed X`` replays it X times
-faster than real time, ``--no-transcribe`` skips transcription, ``--strip`` opens the compact strip.
+Options: ``--play FILE`` reviews a recording at once, as if live. A review is not a session: no
+consent is asked (there is no client in the room), nothing is added to the sessions folder and nothing
+is kept afterwards; it is the same as "Replay a recording…" on the start page, and ``attune --play
+FILE`` is the same command. ``--speed X`` replays it X times faster than real time,
+``--no-transcribe`` skips transcription, ``--strip`` opens the compact strip.
 Heavy modules (torch, pyannote, faster-whisper) are never imported here: the pipeline imports them
 on its worker thread.
 """
@@ -17,7 +19,8 @@ from collections.abc import Sequence
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="attune", description="Attune desktop app")
-    ap.add_argument("--play", metavar="FILE", help="replay a recording as if live (demo)")
+    ap.add_argument("--play", metavar="FILE",
+                    help="review a recording as if live (no consent asked, nothing saved)")
     ap.add_argument("--speed", type=float, default=1.0, help="replay speed factor for --play")
     ap.add_argument("--minutes", type=int, help="planned session length in minutes")
     ap.add_argument("--no-transcribe", action="store_true", help="no transcription (cues only)")
@@ -29,7 +32,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtWidgets import QApplication
 
-    from app.qt_worker import SessionConfig
     from app.settings import load_settings
     from ui.gc_guard import guard_pyside_refcounts
     from ui.main_window import MainWindow
@@ -44,10 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(settings)
     window.show()
     if args.play:
-        config = SessionConfig(source=f"file:{args.play}", planned_s=settings.session_minutes * 60.0,
-                               consent_analysis=True, keep_audio=False,
-                               transcribe=not args.no_transcribe, realtime=True, speed=max(0.1, args.speed))
-        window.start_session(config)
+        window.start_review(args.play, speed=args.speed, transcribe=not args.no_transcribe)
         if args.strip:
             window.set_strip_mode(True)
     app.aboutToQuit.connect(window.shutdown)

@@ -60,12 +60,14 @@ def window(qtbot, dialogue):
     win.strip.close()
 
 
-def start_through_dialog(qtbot, win: MainWindow, wav: Path, keep_audio: bool = False) -> None:
+def start_through_dialog(qtbot, win: MainWindow, wav: Path, keep_audio: bool = False,
+                         keep_transcript: bool = False) -> None:
     dialog = win.begin_session()
     dialog.set_source(f"file:{wav}")
     qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
     (dialog.keep_audio_radio if keep_audio else dialog.no_audio_radio).setChecked(True)
+    (dialog.keep_transcript_radio if keep_transcript else dialog.no_transcript_radio).setChecked(True)
     with qtbot.waitSignal(win.controller.ready, timeout=30_000):
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
 
@@ -141,8 +143,8 @@ def test_live_session_shows_the_dialogue_truth(qtbot, window, dialogue):
         qtbot.mouseClick(summary.save_button, Qt.MouseButton.LeftButton)
     folder = Path(saved.args[0])
     meta = json.loads((folder / "session.json").read_text())
-    assert meta["status"] == "finished" and meta["consent"] == {
-        "analysis": True, "audio": False, "transcript": True}
+    assert meta["status"] == "finished" and meta["consent"] == {  # the most private answers by default
+        "analysis": True, "audio": False, "transcript": False}
     assert meta["roles"] == {"S1": "therapist", "S2": "client"}
     assert (folder / "note.txt").read_text().strip() == "Client opened up about work."
     assert (folder / "timeline.json").exists()
@@ -154,7 +156,7 @@ def test_live_session_shows_the_dialogue_truth(qtbot, window, dialogue):
 def test_privacy_blank_hides_every_text(qtbot, window, dialogue):
     wav, _ = dialogue
     win = window
-    start_through_dialog(qtbot, win, wav)
+    start_through_dialog(qtbot, win, wav, keep_transcript=True)
     view = win.live_view
     qtbot.mouseClick(view.transcript_button, Qt.MouseButton.LeftButton)  # one click shows it
     qtbot.waitUntil(lambda: "some spoken words" in view.transcript.toPlainText(), timeout=20_000)
@@ -246,12 +248,14 @@ def test_transcript_strip_and_theme_settings(qtbot, window):
 
 
 def test_attune_gui_main_runs_the_pipeline_in_its_analysis_process(qtbot, dialogue):
-    """``app.gui.main`` opens the window; the default pipeline runs in a separate analysis process,
-    states still arrive on the GUI thread, and closing the window mid-session saves the session."""
+    """``app.gui.main --play`` reviews a recording: the default pipeline runs in a separate analysis
+    process and states still arrive on the GUI thread. A review asks no consent and creates no session:
+    the sessions folder stays empty and the review's private working folder is gone afterwards."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import gui
+    from app.settings import sessions_dir
 
     wav, _ = dialogue
     seen: dict = {}
@@ -261,8 +265,12 @@ def test_attune_gui_main_runs_the_pipeline_in_its_analysis_process(qtbot, dialog
                     and w.isVisible()), None)
         if win is None:
             return
-        seen.setdefault("window", win)
-        win.session_saved.connect(lambda d: seen.setdefault("saved", d))
+        if "window" not in seen:
+            seen["window"] = win
+            seen["review_dir"] = win.review_dir
+            seen["dialogs"] = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not win]
+            win.session_saved.connect(lambda d: seen.setdefault("saved", d))
+            win.review_finished.connect(lambda: seen.setdefault("review_finished", True))
         latest = win.controller.latest
         if latest is not None and latest.t >= 3.0 and "closed_at" not in seen:
             seen["closed_at"] = latest.t
@@ -278,10 +286,10 @@ def test_attune_gui_main_runs_the_pipeline_in_its_analysis_process(qtbot, dialog
     timer.stop()
     assert code == 0
     assert seen.get("isolated") is True and seen["states"] > 5
-    folder = Path(seen["saved"])
-    meta = json.loads((folder / "session.json").read_text())
-    assert meta["status"] == "finished" and meta["consent"]["audio"] is False
-    assert json.loads((folder / "timeline.json").read_text())["duration"] >= seen["closed_at"]
+    assert seen["dialogs"] == []  # no consent asked
+    assert seen.get("review_finished") and "saved" not in seen
+    assert seen["review_dir"] is not None and not seen["review_dir"].exists()
+    assert list(sessions_dir().iterdir()) == []  # no session was created
     assert seen["window"].controller.thread is None
 
 

@@ -2,24 +2,38 @@
 
 The window owns a :class:`~app.qt_worker.SessionController` (the pipeline runs on its QThread) and a
 repaint timer (~12 Hz) that renders the controller's latest snapshot. One key (F12 by default, set in
-the settings) blanks every window of the app at once and shows it again.
+the settings) blanks every window of the app at once and shows it again, pressed in any of them: the
+main window, the compact strip, the start and summary dialogs, the file picker (each window of the app
+gets the key when it first gains focus; a modal dialog cannot block it).
+
+Replaying a recording is a review, not a session (:meth:`MainWindow.start_review`, "Replay a
+recording…" on the start page, ``attune --play FILE``): no consent is asked, nothing is added to the
+sessions folder, and the pipeline's working folder is private and deleted when the review ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import asdict, replace
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -37,6 +51,7 @@ from app.qt_worker import (
 from app.settings import Settings, load_settings, save_settings
 from ui import gc_guard
 from ui import theme as themes
+from ui.cues import OTHERS_ID, display_name
 from ui.live_view import LiveView
 from ui.recovery_bar import RecoveryBar
 from ui.start_dialog import StartDialog
@@ -46,11 +61,31 @@ from ui.summary_dialog import SummaryDialog
 log = logging.getLogger(__name__)
 
 REPAINT_MS = 80  # ~12 Hz
+AUDIO_FILTER = "Audio (*.wav *.flac *.mp3 *.m4a *.ogg *.opus *.aac *.mp4 *.mkv);;All files (*)"
+PRIVACY_PROPERTY = "_attune_privacy_key"
+# Keys Qt's own file dialog keeps in QtProject.conf: the last folder, the history of folders.
+QT_FILE_DIALOG_KEYS = ("FileDialog/lastVisited", "FileDialog/history")
+
+
+def documents_dir() -> str:
+    """The user's documents folder (the file picker starts there, never in the current folder)."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return docs if docs and Path(docs).is_dir() else str(Path.home())
+
+
+def forget_file_dialog_history() -> None:
+    """Remove the last folder and the folder history Qt's file dialog writes to its own config
+    (``QtProject.conf``): no recording's path stays behind."""
+    qs = QSettings(QSettings.Scope.UserScope, "QtProject")
+    for key in QT_FILE_DIALOG_KEYS:
+        qs.remove(key)
+    qs.sync()
 
 
 class MainWindow(QMainWindow):
     session_started = Signal()
     session_saved = Signal(str)  # the session folder
+    review_finished = Signal()  # a replayed recording ended (nothing was saved)
     blank_changed = Signal(bool)
 
     def __init__(self, settings: Settings | None = None, controller: SessionController | None = None,
@@ -66,6 +101,9 @@ class MainWindow(QMainWindow):
         self.config: SessionConfig | None = None
         self.start_dialog: StartDialog | None = None
         self.summary_dialog: SummaryDialog | None = None
+        self.file_dialog: QFileDialog | None = None
+        self.card_menu: QMenu | None = None
+        self.review_dir: Path | None = None  # the private working folder of a review, if one runs
         self.last_result: SessionResult | None = None
         self.blanked = False
         self._closing = False
@@ -89,9 +127,12 @@ class MainWindow(QMainWindow):
         self.strip = StripWindow(self.theme, on_top=self.settings.strip_on_top)
         self.strip.expand_requested.connect(lambda: self.set_strip_mode(False))
 
-        self.blank_shortcut = QShortcut(QKeySequence(self.settings.privacy_key), self)
-        self.blank_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.blank_shortcut.activated.connect(self.toggle_blank)
+        self.privacy_key = QKeySequence(self.settings.privacy_key)
+        self.blank_shortcut = self.add_privacy_key(self)
+        self.add_privacy_key(self.strip)
+        app = QApplication.instance()
+        if app is not None:  # every other window of the app gets the key when it first gains focus
+            app.focusWindowChanged.connect(self._window_focused)
 
         self.timer = QTimer(self)
         self.timer.setInterval(REPAINT_MS)
@@ -121,13 +162,21 @@ class MainWindow(QMainWindow):
         self.start_button = QPushButton("Start a session…")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.begin_session)
+        self.replay_button = QPushButton("Replay a recording…")
+        self.replay_button.setToolTip("Review a recording as if live: no consent is asked and no "
+                                      "session is saved")
+        self.replay_button.clicked.connect(self.choose_recording)
         self.idle_message = QLabel("")
         self.idle_message.setObjectName("status")
         self.idle_message.setWordWrap(True)
         lay.addWidget(title)
         lay.addWidget(sub)
         lay.addSpacing(12)
-        lay.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignLeft)
+        starts = QHBoxLayout()
+        starts.addWidget(self.start_button)
+        starts.addWidget(self.replay_button)
+        starts.addStretch(1)
+        lay.addLayout(starts)
         lay.addWidget(self.idle_message)
         lay.addSpacing(16)
 
@@ -137,7 +186,8 @@ class MainWindow(QMainWindow):
         self.theme_combo.addItems(list(themes.THEMES))
         self.theme_combo.setCurrentText(s.theme)
         self.theme_combo.currentTextChanged.connect(self._settings_changed)
-        self.nudges_box = QCheckBox("Gentle nudges (a colour change and a small line, never a sound)")
+        self.nudges_box = QCheckBox("Gentle nudges (never a sound)")
+        self.nudges_box.setToolTip("A colour change and one small line of text; never a sound or a pop-up")
         self.nudges_box.setChecked(s.nudges)
         self.nudges_box.toggled.connect(self._settings_changed)
         self.share_spin = QSpinBox()
@@ -183,6 +233,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.loading_bar, 1)
         lay.addWidget(self.loading_row)
         self.live_view = LiveView(self.settings, theme=self.theme)
+        self.live_view.card_clicked.connect(self.show_card_menu)
         lay.addWidget(self.live_view, 1)
         controls = QHBoxLayout()
         controls.setContentsMargins(16, 0, 16, 0)
@@ -203,6 +254,12 @@ class MainWindow(QMainWindow):
         controls.addWidget(self.stop_button)
         lay.addLayout(controls)
         return page
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        screen = self.screen()
+        if screen is not None:  # content never pushes the window past the screen
+            self.setMaximumSize(screen.availableGeometry().size())
 
     # -- settings and theme --------------------------------------------------------------------
     def _settings_changed(self, *_args) -> None:
@@ -228,14 +285,22 @@ class MainWindow(QMainWindow):
         """Open the start dialog (non-blocking); the session starts when it is accepted."""
         dialog = StartDialog(self.settings, self, self.theme, probe_level=self.probe_level)
         self.start_dialog = dialog
+        self.add_privacy_key(dialog)
         dialog.accepted.connect(lambda: self.start_session(dialog.config(), dialog.chosen_settings()))
         dialog.rejected.connect(lambda: self._set_idle_message(
             "No session started: the client did not agree." if dialog.declined else "No session started."))
+        dialog.finished.connect(lambda _code: self.activateWindow())  # the privacy key stays at hand
         dialog.open()
+        if self.blanked:
+            self._hide_for_blank(dialog)
         return dialog
 
     def _set_idle_message(self, text: str) -> None:
         self.idle_message.setText(text)
+
+    @property
+    def reviewing(self) -> bool:
+        return self.review_dir is not None
 
     def start_session(self, config: SessionConfig, remember: Settings | None = None) -> bool:
         if not config.consent_analysis:
@@ -246,14 +311,16 @@ class MainWindow(QMainWindow):
         if remember is not None:
             self.settings = remember
             save_settings(self.settings)
-        if config.is_file and self.file_speed != 1.0:
+        if config.is_file and self.file_speed != 1.0 and not self.reviewing:
             config = replace(config, speed=self.file_speed)
         self.config = config
+        self.last_result = None
         self.live_view.start_session(self.settings, config.planned_s)
+        self.live_view.set_transcript_visible(False)  # hidden until asked for, in every session
         self.loading_label.setText("Loading speech models…")
         self.loading_row.setVisible(True)
         self.stop_button.setEnabled(True)
-        self.stop_button.setText("Stop session")
+        self.stop_button.setText("Stop review" if self.reviewing else "Stop session")
         self.pages.setCurrentWidget(self.live_page)
         self._shown = None
         self.controller.start(config)
@@ -261,11 +328,59 @@ class MainWindow(QMainWindow):
         self.session_started.emit()
         return True
 
+    # -- reviewing a recording -----------------------------------------------------------------
+    def choose_recording(self) -> QFileDialog:
+        """"Replay a recording…": Qt's own file picker (non-blocking, so the privacy key and the blank
+        reach it), opened in the user's documents; the chosen file is replayed as a review."""
+        dialog = QFileDialog(self, "Replay a recording", documents_dir(), AUDIO_FILTER)
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # themed; no portal keeps history
+        dialog.setHistory([])
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.setObjectName("replay_picker")
+        self.file_dialog = dialog
+        self.add_privacy_key(dialog)
+        dialog.fileSelected.connect(lambda path: self.start_review(path))
+        dialog.destroyed.connect(lambda *_: forget_file_dialog_history())  # Qt saves it on destruction
+        dialog.finished.connect(lambda _code: setattr(self, "file_dialog", None))
+        dialog.open()
+        if self.blanked:
+            self._hide_for_blank(dialog)
+        return dialog
+
+    def start_review(self, path: str, speed: float | None = None, transcribe: bool = True) -> bool:
+        """Replay a recording through the live pipeline, as if live. A review: no consent is asked
+        (there is no client in the room), no session is created (the pipeline works in a private
+        temporary folder that is deleted when the review ends), nothing is remembered."""
+        if self.controller.running or not path:
+            return False
+        folder = Path(tempfile.mkdtemp(prefix="attune-review-"))  # 0700
+        self.review_dir = folder
+        config = SessionConfig(source=f"file:{path}", planned_s=self.settings.session_minutes * 60.0,
+                               consent_analysis=True,  # the clinician's own recording, not a client's session
+                               keep_audio=False, keep_transcript=transcribe, transcribe=transcribe,
+                               realtime=True, speed=max(0.1, speed if speed is not None else self.file_speed),
+                               session_dir=str(folder / "review"))
+        if not self.start_session(config):
+            self._end_review()
+            return False
+        self.loading_label.setText(f"Replaying {Path(path).name} (a review: nothing is saved)…")
+        return True
+
+    def _end_review(self) -> None:
+        folder, self.review_dir = self.review_dir, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.review_finished.emit()
+
+    # -- during a session ----------------------------------------------------------------------
     def _on_status(self, status: str) -> None:
         if status == "loading models":
-            self.loading_label.setText("Loading speech models…")
+            if not self.reviewing:
+                self.loading_label.setText("Loading speech models…")
         elif status == "finishing":
-            self.loading_label.setText("Finishing the transcript and saving…")
+            self.loading_label.setText("Finishing the transcript and saving…" if not self.reviewing
+                                       else "Finishing the review…")
             self.loading_row.setVisible(True)
         self.live_view.status_label.setText(status)
 
@@ -282,22 +397,77 @@ class MainWindow(QMainWindow):
         if self.strip.isVisible():
             self.strip.show_cues(cues)
 
+    def _rerender(self) -> None:
+        self._shown = None
+        self.repaint_state()
+
     def stop_session(self) -> None:
         if self.controller.running:
             self.stop_button.setEnabled(False)
-            self.stop_button.setText("Saving…")
+            self.stop_button.setText("Stopping…" if self.reviewing else "Saving…")
             self.controller.stop()
 
     def swap_roles(self) -> None:
         if self.live_view.cues is not None:
             self.live_view.model.swap_roles(self.live_view.cues.people)
-            self._shown = None
-            self.repaint_state()
+            self._rerender()
+
+    # -- whose voice is it: the card menu ------------------------------------------------------
+    def show_card_menu(self, card_id: str) -> QMenu | None:
+        """A card was clicked: "This is me", "This is the client", "Merge with …", "Show … separately"."""
+        cues = self.live_view.cues
+        if cues is None:
+            return None
+        card = next((c for c in cues.cards if c.id == card_id), None)
+        if card is None:
+            return None
+        model = self.live_view.model
+        menu = QMenu(self)
+        menu.setObjectName("card_menu")
+        others = [c for c in cues.cards if c.id not in (card_id, OTHERS_ID)]
+        if card_id == OTHERS_ID:
+            for target in others:
+                action = menu.addAction(f"These voices are {display_name(target)}")
+                action.triggered.connect(lambda _=False, t=target.id, m=card.members: self._merge(m, t))
+        else:
+            me = menu.addAction("This is me")
+            me.setEnabled(card.role != "therapist")
+            me.triggered.connect(lambda _=False: self._set_role(card_id, "therapist"))
+            client = menu.addAction("This is the client")
+            client.setEnabled(card.role != "client")
+            client.triggered.connect(lambda _=False: self._set_role(card_id, "client"))
+            if others:
+                menu.addSeparator()
+            for target in others:
+                action = menu.addAction(f"Merge with {display_name(target)}")
+                action.triggered.connect(lambda _=False, t=target.id: self._merge((card_id,), t))
+            if len(card.members) > 1:
+                menu.addSeparator()
+                split = menu.addAction("Show its voices separately")
+                split.triggered.connect(lambda _=False: (model.separate(card_id), self._rerender()))
+        self.card_menu = menu
+        self.add_privacy_key(menu)
+        menu.popup(QCursor.pos())
+        return menu
+
+    def _set_role(self, sid: str, role: str) -> None:
+        self.live_view.model.set_role(sid, role)
+        self._rerender()
+
+    def _merge(self, ids, into: str) -> None:
+        for sid in ids:
+            self.live_view.model.merge(sid, into)
+        self._rerender()
 
     def _roles(self) -> dict[str, str]:
-        cues = self.live_view.cues
-        return {p.id: p.role for p in cues.people if p.role} if cues else {}
+        return self.live_view.model.saved_roles() if self.live_view.cues else {}
 
+    def _merged_voices(self) -> dict[str, str]:
+        model = self.live_view.model
+        cues = self.live_view.cues
+        return {p.id: model.target(p.id) for p in (cues.people if cues else ()) if model.target(p.id) != p.id}
+
+    # -- the end of a session ------------------------------------------------------------------
     def _on_finished(self, result: SessionResult) -> None:
         self.timer.stop()
         self.last_result = result
@@ -306,6 +476,8 @@ class MainWindow(QMainWindow):
             self.controller.latest = result.state
             self.repaint_state()
         self.loading_row.setVisible(False)
+        self.stop_button.setEnabled(False)
+        self.stop_button.setText("Review ended" if self.reviewing else "Saved")
         self.set_strip_mode(False)
         if self._closing:
             self._save(result, "")
@@ -314,27 +486,39 @@ class MainWindow(QMainWindow):
         cues = self.live_view.cues
         if cues is None:
             self._save(result, "")
-            self._back_to_idle(f"Session saved in {result.session_dir}")
+            self._back_to_idle(self._done_message(result))
             return
-        dialog = SummaryDialog(cues, str(result.session_dir), bool(self.config and self.config.keep_audio), self)
+        dialog = SummaryDialog(cues, str(result.session_dir), bool(self.config and self.config.keep_audio),
+                               self, timeline=result.timeline, review=self.reviewing,
+                               keep_transcript=bool(self.config and self.config.keep_transcript))
         self.summary_dialog = dialog
+        self.add_privacy_key(dialog)
         dialog.finished.connect(lambda _code: self._summary_done(dialog, result))
         dialog.open()
         if self.blanked:
-            dialog.hide()
-            self._hidden_for_blank.append(dialog)
+            self._hide_for_blank(dialog)
+
+    def _done_message(self, result: SessionResult) -> str:
+        return "Review ended: nothing was saved." if self.reviewing else f"Session saved in {result.session_dir}"
 
     def _summary_done(self, dialog: SummaryDialog, result: SessionResult) -> None:
         if self.summary_dialog is not dialog:
             return
         self.summary_dialog = None
+        message = self._done_message(result)
         self._save(result, dialog.note_text())
-        self._back_to_idle(f"Session saved in {result.session_dir}")
+        self._back_to_idle(message)
 
     def _save(self, result: SessionResult, note: str) -> None:
+        if self.reviewing:  # a review keeps nothing
+            self._end_review()
+            return
         s = self.settings
         save_after_session(result.session_dir, note, self._roles(),
                            {k: v for k, v in asdict(s).items() if k.startswith("nudge")})
+        merged = self._merged_voices()
+        if merged:
+            _update_session_json(Path(result.session_dir), merged_voices=merged)
         self.session_saved.emit(str(result.session_dir))
 
     def _back_to_idle(self, message: str) -> None:
@@ -345,8 +529,15 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         self.set_strip_mode(False)
         self.loading_row.setVisible(False)
-        self._back_to_idle("The session was stopped before it began." if message == "cancelled"
-                           else f"The session could not run: {message}")
+        reviewing = self.reviewing
+        self._end_review()
+        if message == "cancelled":
+            text = "The review was stopped before it began." if reviewing else \
+                "The session was stopped before it began."
+        else:
+            text = f"The recording could not be replayed: {message}" if reviewing else \
+                f"The session could not run: {message}"
+        self._back_to_idle(text)
         if self._closing:
             self.close()
 
@@ -365,25 +556,54 @@ class MainWindow(QMainWindow):
             self.strip.hide()
             self.show()
 
+    def add_privacy_key(self, window: QWidget) -> QShortcut | None:
+        """Give ``window`` the privacy key (once). Each window has its own shortcut, active while that
+        window has focus: a modal dialog cannot block it, and a hidden main window needs none."""
+        existing = window.property(PRIVACY_PROPERTY)
+        if existing:
+            return None
+        shortcut = QShortcut(self.privacy_key, window)
+        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        shortcut.activated.connect(self.toggle_blank)
+        window.setProperty(PRIVACY_PROPERTY, True)
+        return shortcut
+
+    def _window_focused(self, qwindow) -> None:
+        widget = QApplication.activeWindow() or QApplication.activePopupWidget()
+        if widget is not None and qwindow is not None:
+            self.add_privacy_key(widget)
+
     def toggle_blank(self) -> None:
         self.set_blank(not self.blanked)
 
+    def _hide_for_blank(self, window: QWidget) -> None:
+        window.hide()
+        if window not in self._hidden_for_blank:
+            self._hidden_for_blank.append(window)
+
     def set_blank(self, blank: bool) -> None:
-        """Hide (or show again) every text of the app at once: window, strip and open dialogs."""
+        """Hide (or show again) every text of the app at once: window, strip and every other window
+        of the app (dialogs, the file picker, a card's menu)."""
         if blank == self.blanked:
             return
         self.blanked = blank
         self.screen_stack.setCurrentWidget(self.blank if blank else self.pages)
         self.strip.set_blank(blank)
         if blank:
-            for dialog in (self.start_dialog, self.summary_dialog):
-                if dialog is not None and dialog.isVisible():
-                    dialog.hide()
-                    self._hidden_for_blank.append(dialog)
+            for window in QApplication.topLevelWidgets():
+                if window.isVisible() and window not in (self, self.strip):
+                    if isinstance(window, QMenu):
+                        window.close()  # a menu is not worth bringing back
+                    else:
+                        self._hide_for_blank(window)
+            focus = self.strip if self.strip.isVisible() else self
+            focus.activateWindow()  # the key must reach an Attune window to show everything again
         else:
-            for dialog in self._hidden_for_blank:
-                dialog.show()
-            self._hidden_for_blank = []
+            hidden, self._hidden_for_blank = self._hidden_for_blank, []
+            for window in hidden:
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    window.show()
+                    window.activateWindow()
         self.blank_changed.emit(blank)
 
     # -- closing -------------------------------------------------------------------------------
@@ -398,11 +618,32 @@ class MainWindow(QMainWindow):
             dialog, self.summary_dialog = self.summary_dialog, None
             self._save(self.last_result, dialog.note_text())
             dialog.close()
+        self._end_review()
         self.timer.stop()
         self.strip.close()
+        app = QApplication.instance()
+        if app is not None:
+            with contextlib.suppress(RuntimeError, TypeError):
+                app.focusWindowChanged.disconnect(self._window_focused)
         save_settings(self.settings)
         event.accept()
 
     def shutdown(self) -> None:
         """Last-resort join at application exit."""
         self.controller.shutdown()
+        self._end_review()
+
+
+def _update_session_json(folder: Path, **fields) -> None:
+    """Add ``fields`` to a session's session.json, atomically and privately (0600)."""
+    path = folder / "session.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    meta.update(fields)
+    tmp = path.with_suffix(".json.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(meta, indent=2, ensure_ascii=False))
+    tmp.replace(path)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ui.cues import Cues, Person, mmss
 from ui.live_view import person_title, set_text
-from ui.theme import BASE_PT, DARK, Theme
+from ui.theme import BASE_PT, DARK, SMALL_PT, Theme
 from ui.widgets import BalanceBar, Dot
 
 
@@ -39,18 +39,24 @@ class StripWindow(QWidget):
         self.clock_label.setStyleSheet(f"font-size: {BASE_PT + 5}pt;")
         self.speaking_dot = Dot(self.content, 16)
         self.speaking_label = QLabel("Quiet")
-        self.speaking_label.setMinimumWidth(130)
-        bars = QVBoxLayout()
-        bars.setSpacing(3)
+        self.speaking_label.setFixedWidth(150)  # the bars do not shift as the text changes
+        bars = QGridLayout()
+        bars.setHorizontalSpacing(6)
+        bars.setVerticalSpacing(3)
         self.session_bar = BalanceBar("Session", self.content, theme, height=16, show_text=False)
         self.window_bar = BalanceBar("Last 5 min", self.content, theme, height=16, show_text=False)
-        bars.addWidget(self.session_bar)
-        bars.addWidget(self.window_bar)
+        self.bar_captions = []
+        for i, (caption, bar) in enumerate((("Session", self.session_bar), ("5 min", self.window_bar))):
+            label = QLabel(caption)
+            label.setStyleSheet(f"font-size: {SMALL_PT}pt; color: {theme.muted};")
+            bars.addWidget(label, i, 0)
+            bars.addWidget(bar, i, 1)
+            self.bar_captions.append(label)
         self.share_label = QLabel("")
-        self.share_label.setMinimumWidth(72)
+        self.share_label.setFixedWidth(80)
         self.share_label.setToolTip("Your share of the last 5 minutes")
         self.silence_label = QLabel("")
-        self.silence_label.setMinimumWidth(64)
+        self.silence_label.setFixedWidth(70)
         self.silence_label.setToolTip("A therapeutic pause: time since the client last stopped speaking")
         self.nudge_dot = Dot(self.content, 10)
         self.expand_button = QToolButton()
@@ -68,12 +74,14 @@ class StripWindow(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.content)
-        self.resize(640, 60)
+        self.resize(700, 60)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.session_bar.set_theme(theme)
         self.window_bar.set_theme(theme)
+        for label in self.bar_captions:
+            label.setStyleSheet(f"font-size: {SMALL_PT}pt; color: {theme.muted};")
 
     def set_blank(self, blank: bool) -> None:
         self.blanked = blank

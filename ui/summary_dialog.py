@@ -1,7 +1,17 @@
-"""After "Stop": a short session summary and a note field; "Save" writes the note beside the session."""
+"""After "Stop": a short session summary and a note field; "Save" writes the note beside the session.
+
+One column per card of the live view (you, the client, any other person, "Other voices"), so four
+voices still fit: talk time and share, interruptions made and received, backchannels and quick replies,
+pace and tone against each voice's own baseline, questions (open ones in brackets) when there is a
+transcript; then the session's length and its silences. After a review of a recording nothing is
+saved: the dialog says so and has no note.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QGridLayout,
@@ -13,59 +23,130 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.cues import Cues, mmss
+from ui.cues import Cues, Person, mmss
 from ui.live_view import person_title
 
+SILENCE_MIN_S = 3.0  # what the cue engine counts as a silence (analysis.cues.CueOptions.silence_min_s)
 
-def summary_rows(cues: Cues) -> list[tuple[str, str]]:
-    """(caption, value) rows of the summary, one block per voice."""
-    rows = [("Length", mmss(cues.t))]
-    for p in cues.people:
-        rows.append((f"{person_title(p)}: talk", f"{mmss(p.talk_s)} ({round(100 * p.share)} %)"))
-        rows.append((f"{person_title(p)}: interrupted / was interrupted",
-                     f"{p.interruptions_made} / {p.interruptions_received}"))
-        rows.append((f"{person_title(p)}: backchannels / quick replies",
-                     f"{p.backchannels} / {p.quick_responses}"))
+
+def _metrics(timeline: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    metrics = getattr(timeline, "metrics", None)
+    return (dict(getattr(metrics, "speakers", None) or {}), dict(getattr(metrics, "session", None) or {}))
+
+
+def _questions(p: Person, per: dict[str, dict[str, Any]]) -> str:
+    ids = p.members or (p.id,)
+    found = [per[i] for i in ids if i in per and per[i].get("questions") is not None]
+    if not found:
+        return "–"
+    q = sum(int(m.get("questions") or 0) for m in found)
+    oq = sum(int(m.get("open_questions") or 0) for m in found)
+    return f"{q} ({oq} open)"
+
+
+def summary_rows(cues: Cues, timeline: Any = None) -> list[tuple[str, str]]:
+    """(caption, value) rows of the summary: per card ``"<who>: <what>"``, then the session's."""
+    per, session = _metrics(timeline)
+    rows = []
+    for p in cues.cards or cues.people:
+        who = person_title(p)
+        rows.append((f"{who}: talk", f"{mmss(p.talk_s)} ({round(100 * p.share)} %)"))
+        rows.append((f"{who}: interrupted / was interrupted", f"{p.interruptions_made} / {p.interruptions_received}"))
+        rows.append((f"{who}: backchannels / quick replies", f"{p.backchannels} / {p.quick_responses}"))
+        rows.append((f"{who}: pace", p.pace or "–"))
+        rows.append((f"{who}: tone", p.tone or "–"))
+        rows.append((f"{who}: questions", _questions(p, per)))
+    rows.append(("Length", mmss(cues.t)))
+    silences = session.get("silences")
+    if silences is not None:
+        rows.append(("Silences", f"{silences} of {SILENCE_MIN_S:.0f} s or more, "
+                                 f"{mmss(float(session.get('silence_time') or 0.0))} without speech"))
     return rows
 
 
+ROW_CAPTIONS = (  # (key in the row caption, what the grid's first column says)
+    ("talk", "Talk"), ("interrupted / was interrupted", "Interrupted / was interrupted"),
+    ("backchannels / quick replies", "Backchannels / quick replies"), ("pace", "Pace"), ("tone", "Tone"),
+    ("questions", "Questions"))
+
+
 class SummaryDialog(QDialog):
-    def __init__(self, cues: Cues, session_dir: str, keep_audio: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, cues: Cues, session_dir: str, keep_audio: bool, parent: QWidget | None = None,
+                 timeline: Any = None, review: bool = False, keep_transcript: bool = False) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Attune — session summary")
+        self.setWindowTitle("Attune — review summary" if review else "Attune — session summary")
         self.setModal(True)
+        self.review = review
         lay = QVBoxLayout(self)
-        title = QLabel("Session summary")
+        title = QLabel("Review summary" if review else "Session summary")
         title.setProperty("role", "big")
         lay.addWidget(title)
+
+        rows = dict(summary_rows(cues, timeline))
+        people = list(cues.cards or cues.people)
         grid = QGridLayout()
+        grid.setHorizontalSpacing(18)
+        grid.setVerticalSpacing(4)
         self.values: dict[str, QLabel] = {}
-        for i, (caption, value) in enumerate(summary_rows(cues)):
+        for col, p in enumerate(people, start=1):
+            head = QLabel(person_title(p))
+            head.setProperty("role", "question")
+            head.setAlignment(Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(head, 0, col)
+        for row, (key, caption) in enumerate(ROW_CAPTIONS, start=1):
             cap = QLabel(caption)
             cap.setProperty("muted", True)
-            val = QLabel(value)
-            grid.addWidget(cap, i, 0)
-            grid.addWidget(val, i, 1)
-            self.values[caption] = val
+            grid.addWidget(cap, row, 0)
+            for col, p in enumerate(people, start=1):
+                name = f"{person_title(p)}: {key}"
+                val = QLabel(rows.get(name, "–"))
+                val.setAlignment(Qt.AlignmentFlag.AlignRight)
+                grid.addWidget(val, row, col)
+                self.values[name] = val
+        grid.setColumnStretch(0, 1)
         lay.addLayout(grid)
-        kept = "Audio kept" if keep_audio else "No audio kept: only the timeline and cues"
-        info = QLabel(f"{kept}. Saved in {session_dir}")
+        lay.addSpacing(6)
+        session = QGridLayout()
+        session.setHorizontalSpacing(18)
+        for i, caption in enumerate(c for c in ("Length", "Silences") if c in rows):
+            cap = QLabel(caption)
+            cap.setProperty("muted", True)
+            val = QLabel(rows[caption])
+            val.setWordWrap(True)
+            session.addWidget(cap, i, 0)
+            session.addWidget(val, i, 1)
+            self.values[caption] = val
+        session.setColumnStretch(1, 1)
+        lay.addLayout(session)
+
+        if review:
+            info_text = "A review of a recording: nothing was saved."
+        else:
+            kept = "the audio" if keep_audio else "no audio"
+            words = "the transcript" if keep_transcript else "no transcript"
+            info_text = f"Kept: who spoke when and the cues, {words}, {kept}. Saved in {session_dir}"
+        info = QLabel(info_text)
         info.setProperty("role", "small")
         info.setWordWrap(True)
+        info.setObjectName("saved_info")
         lay.addWidget(info)
-        lay.addWidget(QLabel("Note (stays on this computer)"))
         self.note = QPlainTextEdit()
-        self.note.setPlaceholderText("A few words for your own reflection or supervision…")
-        self.note.setMinimumHeight(90)
-        lay.addWidget(self.note, 1)
+        if not review:
+            lay.addWidget(QLabel("Note (stays on this computer)"))
+            self.note.setPlaceholderText("A few words for your own reflection or supervision…")
+            self.note.setMinimumHeight(90)
+            lay.addWidget(self.note, 1)
+        else:
+            self.note.hide()
+            lay.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.save_button = QPushButton("Save")
+        self.save_button = QPushButton("Close" if review else "Save")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.accept)
         buttons.addWidget(self.save_button)
         lay.addLayout(buttons)
-        self.resize(520, 420)
+        self.resize(max(520, 200 + 130 * len(people)), 460)
 
     def note_text(self) -> str:
-        return self.note.toPlainText().strip()
+        return "" if self.review else self.note.toPlainText().strip()

@@ -88,6 +88,34 @@ def stylesheet(t: Theme) -> str:
         background: {t.panel}; color: {t.text}; border: 1px solid {t.track}; border-radius: 4px;
         padding: 3px;
     }}
+    QSpinBox {{ padding-right: 20px; }}
+    QSpinBox::up-button, QSpinBox::down-button {{
+        subcontrol-origin: border; width: 18px; background: {t.track}; border: none;
+    }}
+    QSpinBox::up-button {{ subcontrol-position: top right; border-top-right-radius: 4px; }}
+    QSpinBox::down-button {{ subcontrol-position: bottom right; border-bottom-right-radius: 4px; }}
+    QSpinBox::up-button:hover, QSpinBox::down-button:hover {{ background: {t.muted}; }}
+    QSpinBox::up-arrow {{
+        width: 0px; height: 0px; border-left: 4px solid transparent; border-right: 4px solid transparent;
+        border-bottom: 5px solid {t.text};
+    }}
+    QSpinBox::down-arrow {{
+        width: 0px; height: 0px; border-left: 4px solid transparent; border-right: 4px solid transparent;
+        border-top: 5px solid {t.text};
+    }}
+    QComboBox::drop-down {{ border: none; width: 20px; }}
+    QComboBox::down-arrow {{
+        width: 0px; height: 0px; border-left: 5px solid transparent; border-right: 5px solid transparent;
+        border-top: 6px solid {t.text};
+    }}
+    QComboBox QAbstractItemView {{ background: {t.panel}; color: {t.text}; selection-background-color: {t.track}; }}
+    QFileDialog QToolButton {{ background: {t.muted}; border-color: {t.muted}; padding: 3px; }}
+    QFileDialog QToolButton:hover {{ background: {t.text}; }}
+    QMenu {{ background: {t.panel}; color: {t.text}; border: 1px solid {t.track}; }}
+    QMenu::item {{ padding: 5px 18px; }}
+    QMenu::item:selected {{ background: {t.track}; }}
+    QMenu::item:disabled {{ color: {t.muted}; }}
+    QLabel[role="question"] {{ font-weight: bold; }}
     QCheckBox, QRadioButton {{ spacing: 8px; }}
     QCheckBox::indicator, QRadioButton::indicator {{
         width: 14px; height: 14px; border: 1px solid {t.muted}; background: {t.panel};
