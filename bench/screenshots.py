@@ -1,11 +1,12 @@
-"""Screenshots of the live view (normal, compact strip, privacy blank) for the docs, under a real X server.
+"""Screenshots of the start dialog, the live view, the strip, the blank and the summary, under a real X server.
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python bench/screenshots.py [--out docs]
 
 Replays the generated demo dialogue through the real window and live pipeline. Speakers come from the
 dialogue's own truth (a scripted streaming diarizer), so the pictures show a two-voice session
 whatever diarizer is installed. The images are grabbed from the X server's screen, not rendered
-off-screen. Writes ``screenshot-live.png``, ``screenshot-strip.png`` and ``screenshot-blank.png``.
+off-screen. Writes ``screenshot-start.png`` (the consent page), ``screenshot-live.png``,
+``screenshot-strip.png``, ``screenshot-blank.png`` and ``screenshot-summary.png``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                             on_record=on_record)
 
     settings = Settings(theme=args.theme, session_minutes=5, end_cue_minutes=5)
-    window = MainWindow(settings, SessionController(pipeline_factory=pipeline_factory))
+    window = MainWindow(settings, SessionController(pipeline_factory=pipeline_factory), probe_level=False)
     window.resize(780, 470)
     window.move(60, 60)
     window.show()
@@ -95,18 +96,30 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(100, wait_done)
 
     def wait_done() -> None:
-        if window.controller.running:
+        summary = window.summary_dialog
+        if window.controller.running or summary is None:
             QTimer.singleShot(100, wait_done)
             return
-        if window.summary_dialog is not None:
-            window.summary_dialog.accept()
-        app.quit()
+        summary.note.setPlainText("Client spoke about the new job; come back to sleep next time.")
+        summary.move(80, 40)
+        QTimer.singleShot(400, lambda: (grab(summary, "screenshot-summary.png"), summary.accept(), app.quit()))
+
+    def shoot_start() -> None:
+        dialog = window.begin_session()
+        dialog.move(80, 60)
+        dialog.show_page(1)
+        dialog.consent_box.setChecked(True)
+        QTimer.singleShot(400, lambda: (grab(dialog, "screenshot-start.png"), dialog.reject(), start()))
+
+    def start() -> None:
+        poll.start(50)
+        window.start_session(SessionConfig(source=f"file:{wav}", consent_analysis=True, transcribe=False,
+                                           keep_transcript=False, planned_s=5 * 60, realtime=True,
+                                           speed=6.0))
 
     poll = QTimer()
     poll.timeout.connect(shoot)
-    poll.start(50)
-    window.start_session(SessionConfig(source=f"file:{wav}", consent_analysis=True, transcribe=False,
-                                       planned_s=5 * 60, realtime=True, speed=6.0))
+    QTimer.singleShot(300, shoot_start)
     app.exec()
     window.controller.shutdown()
     return 0
