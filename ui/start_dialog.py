@@ -125,7 +125,7 @@ class StartDialog(QDialog):
         self.start_button.clicked.connect(self.accept)
         self.consent_box.toggled.connect(self._update_buttons)
         self.show_page(0)
-        self.resize(560, 380)
+        self.resize(620, 500)  # the consent page's three questions fit without squeezing
 
     # -- pages ---------------------------------------------------------------------------------
     def _setup_page(self, theme: Theme) -> QWidget:

@@ -74,7 +74,7 @@ class StripWindow(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.content)
-        self.resize(700, 60)
+        self.resize(760, 60)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

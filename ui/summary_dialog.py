@@ -47,6 +47,8 @@ def _questions(p: Person, per: dict[str, dict[str, Any]]) -> str:
 def summary_rows(cues: Cues, timeline: Any = None) -> list[tuple[str, str]]:
     """(caption, value) rows of the summary: per card ``"<who>: <what>"``, then the session's."""
     per, session = _metrics(timeline)
+    if timeline is not None and not getattr(timeline, "utterances", None):
+        per = {}  # no words, no questions to count
     rows = []
     for p in cues.cards or cues.people:
         who = person_title(p)
@@ -146,7 +148,7 @@ class SummaryDialog(QDialog):
         self.save_button.clicked.connect(self.accept)
         buttons.addWidget(self.save_button)
         lay.addLayout(buttons)
-        self.resize(max(520, 200 + 130 * len(people)), 460)
+        self.resize(max(540, 200 + 130 * len(people)), 540)
 
     def note_text(self) -> str:
         return "" if self.review else self.note.toPlainText().strip()
