@@ -1,7 +1,10 @@
 """``attune enroll VOICE.wav --name "Dr Lee"``: store the clinician's voiceprint for role labelling.
 
-The sample should be 30-60 s of the clinician alone, speaking naturally. Errors are one line on
-stderr and a non-zero exit code (2 for unusable input); nothing is printed but the name and figures.
+The sample should be 30-60 s of the clinician alone, speaking naturally. It is diarized first: a
+sample with two voices (e.g. a recorded phone call) is refused, a short one is accepted with a warning
+(see :func:`analysis.enrollment.check_sample`). Errors are one line on stderr and a non-zero exit code
+(2 for unusable input); warnings are one line each on stderr; nothing is printed but the name and
+figures.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ def _error(message: str) -> None:
     print(f"attune enroll: error: {message}", file=sys.stderr)
 
 
+def _warn(message: str) -> None:
+    print(f"attune enroll: warning: {message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    from analysis.enrollment import EnrollmentError, voiceprint
+    from analysis.enrollment import EnrollmentError, enroll
     from app import voiceprints
     from audio.decode import AudioDecodeError, load
 
@@ -44,17 +51,20 @@ def run(args: argparse.Namespace) -> int:
         _error(f"{args.voice}: contains no audio samples")
         return EXIT_BAD_INPUT
     try:
-        vector = voiceprint(audio)
+        vector, check = enroll(audio)
     except EnrollmentError as exc:
         _error(f"{args.voice}: {exc}")
         return EXIT_BAD_INPUT
     except RuntimeError as exc:  # missing model files
         _error(str(exc).splitlines()[0] if str(exc) else "the speaker model could not be loaded")
         return 1
+    for warning in check.warnings:
+        _warn(f"{args.voice}: {warning}")
     try:
         path = voiceprints.save(name, vector)
     except (OSError, ValueError) as exc:
         _error(f"cannot store the voiceprint: {exc}")
         return 1
-    print(f'enrolled "{name}" from {len(audio) / 16000:.1f} s of audio -> {path}')
+    print(f'enrolled "{name}" from {len(audio) / 16000:.1f} s of audio ({check.speech_s:.1f} s of speech) '
+          f'-> {path}')
     return 0

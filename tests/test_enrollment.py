@@ -149,3 +149,88 @@ def test_enroll_command_stores_voiceprint(enrolled, capsys):
     stored = voiceprints.load("Dr Lee")
     assert stored is not None and stored.vector.shape == (192,)
     assert cosine(stored.vector, enrolled["voiceprint"]) > 0.99
+
+
+# -- issue 8: enrolment accepts one voice only, and the app can say when it is not heard -------------
+def _call_cut(shared_audio, tmp_path, start_s=0, seconds=30):
+    """30 s of a real two-person phone call, as the user cut it (8 kHz stereo, one person a channel)."""
+    import soundfile as sf
+
+    src = shared_audio / "dev" / "spokenwoz_SNG0480" / "SNG0480.wav"
+    if not src.exists():
+        pytest.skip(f"{src} is missing")
+    x, sr = sf.read(str(src), dtype="float32")
+    path = tmp_path / "my-voice.wav"
+    sf.write(str(path), x[start_s * sr:(start_s + seconds) * sr], sr)
+    return path
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_enroll_refuses_a_two_person_phone_call(shared_audio, tmp_path, capsys, one_thread):
+    from app import voiceprints
+
+    assert _run(_call_cut(shared_audio, tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("attune enroll: error:") and "\n" not in err
+    assert "2 voices" in err and "alone" in err
+    assert voiceprints.list_all() == []
+
+
+@pytest.mark.slow
+def test_enroll_accepts_one_voice(shared_audio, capsys, one_thread):
+    from app import voiceprints
+
+    assert _run(shared_audio / "jfk" / "jfk.flac") == 0
+    out = capsys.readouterr()
+    assert "enrolled" in out.out and "warning" not in out.err
+    assert voiceprints.load("Dr Lee") is not None
+
+
+@pytest.mark.slow
+def test_enroll_warns_when_the_speech_is_short(shared_audio, tmp_path, capsys, one_thread):
+    import soundfile as sf
+
+    from analysis.enrollment import SHORT_SPEECH_S
+    from audio.decode import load
+
+    path = tmp_path / "short.wav"
+    sf.write(str(path), load(shared_audio / "jfk" / "jfk.flac")[: 6 * 16000], 16000)
+    assert _run(path) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("attune enroll: warning:") and "s of speech" in err[0]
+    assert SHORT_SPEECH_S > 6
+
+
+@pytest.mark.slow
+def test_enrolled_voice_not_heard_in_a_session_without_it(shared_audio, tmp_path, one_thread):
+    from analysis.diarization import diarize
+    from analysis.enrollment import enrolled_voice_heard, voiceprint
+    from audio.decode import load
+
+    jfk = load(shared_audio / "jfk" / "jfk.flac")
+    vp = voiceprint(jfk)
+    call = diarize(load(_call_cut(shared_audio, tmp_path, 30)))
+    assert len(call.embeddings) == 2
+    assert enrolled_voice_heard(call.embeddings, vp, speech_s=30.0) is False
+    assert enrolled_voice_heard(diarize(jfk).embeddings, vp) is True
+
+
+def test_enrolled_voice_heard_rules():
+    from analysis.enrollment import HEARD_MIN_SPEECH_S, enrolled_voice_heard
+
+    me, other = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    assert enrolled_voice_heard({"S1": other, "S2": me + 0.1 * other}, me) is True
+    assert enrolled_voice_heard({"S1": other}, me, speech_s=HEARD_MIN_SPEECH_S + 1) is False
+    assert enrolled_voice_heard({"S1": other}, me, speech_s=HEARD_MIN_SPEECH_S - 1) is None  # too early
+    assert enrolled_voice_heard({"S1": other}, None) is None  # nothing enrolled
+    assert enrolled_voice_heard({}, me) is None  # no one has spoken
