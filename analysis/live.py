@@ -240,8 +240,12 @@ class LivePipeline:
                 self.cues.add_utterance(u)
 
     # -- the per-block step ---------------------------------------------------------------------------
-    def process(self, block: Any) -> None:
-        """Consume one :class:`~audio.sources.AudioBlock` (``t0``, ``samples``, ``wall``) and publish."""
+    def process(self, block: Any, measure: bool = True) -> None:
+        """Consume one :class:`~audio.sources.AudioBlock` (``t0``, ``samples``, ``wall``) and publish.
+
+        ``measure=False``: a block captured before the pipeline existed (buffered while the models
+        loaded); its late analysis is not counted in the per-block latency figure.
+        """
         if self.finished:
             raise RuntimeError("the pipeline is finished")
         samples = np.asarray(block.samples, dtype=np.float32)
@@ -287,7 +291,16 @@ class LivePipeline:
             self._speaker(current)
         for ev in self.cues.refresh(t1):
             self._emit("event", ev)
-        self._publish(block.t0, t1, current, wall_in)
+        self._publish(block.t0, t1, current, wall_in, measure=measure)
+
+    def set_backpressure(self, on: bool) -> None:
+        """Make the transcription queue and the diarizer wait instead of dropping (catching up on audio
+        buffered while the models loaded); off again restores the options' setting."""
+        on = bool(on or self.options.backpressure)
+        if self.asr is not None:
+            self.asr.backpressure = on
+        if isinstance(self.diarizer, ThreadedDiarizer):
+            self.diarizer.backpressure = on
 
     def note_source(self, source: Any) -> None:
         """Copy level, overflow and device status from an :class:`~audio.sources.AudioSource`."""
@@ -310,7 +323,7 @@ class LivePipeline:
 
     def _publish(self, t0: float, t1: float, current: str | None, wall_in: float, measure: bool = True
                  ) -> None:
-        if measure:
+        if measure or t1 > t0:
             self._history.append((t0, t1, time.monotonic(), current))
         while self._history and self._history[0][1] < t1 - HISTORY_S:
             self._history.popleft()
@@ -352,7 +365,7 @@ class LivePipeline:
             recent_turns=tuple(recent), transcript_tail=tuple(self.utterances[-TRANSCRIPT_TAIL:]),
             level_dbfs=self.level_dbfs, overflows=self.overflows, lost_s=self.lost_s,
             asr_dropped=self.asr.dropped if self.asr else 0, latency=self._latency, error=self._source_error or self.error,
-            **cue)
+            transcribing=self.asr is not None, **cue)
         with self._lock:
             self._state = state
         if measure:

@@ -62,6 +62,9 @@ class SessionState:
     asr_dropped: int = 0  # utterances never transcribed because the worker fell behind
     latency: Latency = field(default_factory=Latency)
     error: str | None = None  # a one-line device message while capture is interrupted
+    no_input_s: float = 0.0  # seconds the input has delivered only digital silence, or nothing at all
+    backlog_s: float = 0.0  # seconds of captured audio still waiting for analysis (models loading)
+    transcribing: bool = True  # words are recognised (False: "no transcript" consent or no recogniser)
 
     def __post_init__(self) -> None:  # freeze every mapping so a reader can never change a snapshot
         for name in _MAP_FIELDS:

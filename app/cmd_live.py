@@ -125,8 +125,9 @@ def run_live(args: argparse.Namespace) -> int:
     _mention_interrupted(out.parent)
     from analysis.live import LiveOptions
     from app.live_session import LiveSession
+    from audio.capture_process import ProcessMicrophone
     from audio.decode import AudioDecodeError
-    from audio.sources import DeviceError, FileSource, MicrophoneSource
+    from audio.sources import DeviceError, FileSource
 
     logging.basicConfig(level=logging.WARNING, format="attune: %(message)s")
     try:
@@ -134,7 +135,7 @@ def run_live(args: argparse.Namespace) -> int:
             source = FileSource(args.file, realtime=args.realtime)
         else:
             device = int(args.device) if args.device and args.device.isdigit() else args.device
-            source = MicrophoneSource(device)
+            source = ProcessMicrophone(device)  # its own helper process: model loading cannot starve it
     except AudioDecodeError as exc:
         _err(str(exc))
         return 2
@@ -165,6 +166,9 @@ def run_live(args: argparse.Namespace) -> int:
     except DeviceError as exc:
         _err(str(exc))
         return 2
+    except RuntimeError as exc:  # the analysis could not start (the recording so far is kept)
+        _err(str(exc))
+        return 1
     if tty and not args.quiet:
         print()
     print(f"session saved in {out} ({timeline.duration:.1f} s, {len(timeline.turns)} turns, "

@@ -7,7 +7,7 @@ import time
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.qt_worker import EMIT_EVERY_S, SessionConfig, make_source
+from app.session_runner import EMIT_EVERY_S, SessionConfig, make_source
 
 
 class LevelProbe(QObject):
@@ -49,9 +49,13 @@ class _LevelRunner(QObject):
         src = None
         try:
             cfg = SessionConfig(source=self.source, realtime=True)
-            src = make_source(cfg)
             if cfg.is_file:
+                src = make_source(cfg)
                 src.loop = True
+            else:  # in this (the window's) process: nothing here holds Python's lock for long
+                from audio.sources import MicrophoneSource
+
+                src = MicrophoneSource(self.source)
             src.start()
             last = 0.0
             while not QThread.currentThread().isInterruptionRequested():
