@@ -8,6 +8,9 @@ resamples to 16 kHz with soxr, mixes the voices and writes ``<stem>.wav``, ``<st
 ``<stem>.rttm``. The returned :class:`Truth` holds turns, utterances (with approximate word timings),
 events (interruption, backchannel, overlap, quick_response, silence) and per-speaker figures.
 
+Voices whose name starts with ``piper:`` are spoken by the Piper neural voice instead
+(:mod:`audio.voices`, which also holds a bank of held-out voices for :func:`heldout_dialogues`).
+
 Rendering is cached twice: each spoken line in memory and on disk (keyed by voice, pitch, speed and
 text), and a whole dialogue is not re-rendered when its WAV and truth (same script hash) exist.
 
@@ -27,11 +30,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from analysis.timeline import Event, Turn, Utterance, Word, write_rttm
+
+if TYPE_CHECKING:
+    from audio.synth_scripts import HeldoutDialogue
 
 SYNTH_VERSION = 2  # bump when the rendering changes (invalidates caches)
 TRUTH_SCHEMA = "attune.synth-truth/1"
@@ -53,9 +59,9 @@ DEFAULT_INT_AT = 0.55
 @dataclass(frozen=True)
 class Voice:
     id: str  # speaker id in the truth, e.g. "S1"
-    voice: str  # espeak-ng voice, e.g. "en-us", "en-gb+m3", "en+f3"
-    pitch: int = 50  # espeak pitch 0..99
-    wpm: int = 160  # espeak speed, words per minute
+    voice: str  # espeak-ng voice, e.g. "en-us", "en-gb+m3", "en+f3"; or Piper, "piper:joe[+style]"
+    pitch: int = 50  # espeak pitch 0..99 (Piper: a shift of 0.5 % per step from 50, at most 5 %)
+    wpm: int = 160  # espeak speed, words per minute (Piper: the length scale giving the same speed)
     role: str | None = None  # "therapist", "client" or None
     gain_db: float = 0.0  # level of this voice in the mix
 
@@ -198,7 +204,11 @@ def _trim(x: np.ndarray, sr: int) -> np.ndarray:
 
 def speak(voice: Voice, text: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """``text`` spoken by ``voice`` as float32 mono at ``sample_rate``, leading/trailing silence trimmed."""
-    key = (voice.voice, voice.pitch, voice.wpm, text, sample_rate, SYNTH_VERSION)
+    key: tuple = (voice.voice, voice.pitch, voice.wpm, text, sample_rate, SYNTH_VERSION)
+    if voice.voice.startswith("piper:"):
+        from audio.voices import PIPER_VERSION
+
+        key += ("piper", PIPER_VERSION)
     with _MEM_LOCK:
         if key in _MEM:
             return _MEM[key]
@@ -214,13 +224,18 @@ def speak(voice: Voice, text: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
         import soundfile as sf
         import soxr
 
-        with tempfile.TemporaryDirectory(prefix="attune-espeak-") as tmp:
-            out = Path(tmp) / "line.wav"
-            subprocess.run(["espeak-ng", "-v", voice.voice, "-p", str(int(voice.pitch)),
-                            "-s", str(int(voice.wpm)), "-w", str(out), "--", text],
-                           check=True, capture_output=True, timeout=60)
-            raw, sr = sf.read(str(out), dtype="float32", always_2d=True)
-        raw = raw.mean(axis=1)
+        if voice.voice.startswith("piper:"):  # neural voice (audio/voices.py)
+            from audio.voices import piper_line
+
+            raw, sr = piper_line(voice.voice, voice.pitch, voice.wpm, text)
+        else:
+            with tempfile.TemporaryDirectory(prefix="attune-espeak-") as tmp:
+                out = Path(tmp) / "line.wav"
+                subprocess.run(["espeak-ng", "-v", voice.voice, "-p", str(int(voice.pitch)),
+                                "-s", str(int(voice.wpm)), "-w", str(out), "--", text],
+                               check=True, capture_output=True, timeout=60)
+                raw, sr = sf.read(str(out), dtype="float32", always_2d=True)
+            raw = raw.mean(axis=1)
         if sr != sample_rate:
             raw = soxr.resample(raw, sr, sample_rate).astype(np.float32)
         x = np.ascontiguousarray(_trim(raw, sample_rate), dtype=np.float32)
@@ -433,16 +448,25 @@ def demo_script(seed: int = 0) -> Script:
 
 
 def random_script(seed: int, n_speakers: int = 2, n_lines: int = 18, p_interruption: float = 0.15,
-                  p_backchannel: float = 0.2, p_silence: float = 0.08, p_quick: float = 0.2) -> Script:
-    """A varied random dialogue with distinct voices (see :mod:`audio.synth_scripts`)."""
+                  p_backchannel: float = 0.2, p_silence: float = 0.08, p_quick: float = 0.2,
+                  voices: Sequence[Voice] | None = None) -> Script:
+    """A varied random dialogue with distinct voices, or ``voices`` (see :mod:`audio.synth_scripts`)."""
     from audio.synth_scripts import random_script as make
 
     return make(seed, n_speakers=n_speakers, n_lines=n_lines, p_interruption=p_interruption,
-                p_backchannel=p_backchannel, p_silence=p_silence, p_quick=p_quick)
+                p_backchannel=p_backchannel, p_silence=p_silence, p_quick=p_quick, voices=voices)
 
 
-__all__ = ["Line", "Script", "Truth", "Voice", "count_words", "demo_script", "random_script", "render",
-           "speak", "word_timings"]
+def heldout_dialogues(out_dir: str | os.PathLike, n: int = 6, seed: int = 1000) -> list[HeldoutDialogue]:
+    """Render ``n`` two-person, one 3- and one 4-person dialogue with voice-bank voices that no other
+    script uses, some of them close pairs or the Piper voice (see :mod:`audio.synth_scripts`)."""
+    from audio.synth_scripts import heldout_dialogues as make
+
+    return make(out_dir, n=n, seed=seed)
+
+
+__all__ = ["Line", "Script", "Truth", "Voice", "count_words", "demo_script", "heldout_dialogues",
+           "random_script", "render", "speak", "word_timings"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,15 @@
-"""Scripts for :mod:`audio.synth`: the demo counselling dialogue and random dialogues.
+"""Scripts for :mod:`audio.synth`: the demo counselling dialogue, random dialogues and the held-out set.
 
 Kept apart from the renderer so that both stay short. Import the functions from :mod:`audio.synth`.
 """
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 from audio.synth import Line, Script, Voice
 
@@ -117,18 +121,25 @@ def _voices(rng: random.Random, n: int) -> tuple[Voice, ...]:
 
 
 def random_script(seed: int, n_speakers: int = 2, n_lines: int = 18, p_interruption: float = 0.15,
-                  p_backchannel: float = 0.2, p_silence: float = 0.08, p_quick: float = 0.2) -> Script:
+                  p_backchannel: float = 0.2, p_silence: float = 0.08, p_quick: float = 0.2,
+                  voices: Sequence[Voice] | None = None) -> Script:
     """A random dialogue: ``n_speakers`` distinct voices, ``n_lines`` turns plus backchannels.
 
     Each turn picks a question, reflection or statement; with the given probabilities a turn is an
     interruption of the previous speaker, a backchannel is dropped into the previous turn, the gap is a
     silence of 3.5-5 s, or a quick response (gap 0-0.15 s or a 0.05-0.1 s overlap). At most one of
-    these per turn, and no backchannel in a turn that is then interrupted.
+    these per turn, and no backchannel in a turn that is then interrupted. ``voices`` (e.g. from
+    :func:`audio.voices.draw_voices`) replaces the voices drawn from :data:`VOICE_POOL` and sets
+    ``n_speakers``.
     """
-    if n_speakers < 1 or n_speakers > len(VOICE_POOL):
+    if voices is not None:
+        n_speakers = len(voices)
+    elif n_speakers < 1 or n_speakers > len(VOICE_POOL):
         raise ValueError(f"n_speakers must be 1..{len(VOICE_POOL)}")
     rng = random.Random(seed)
-    voices = _voices(rng, n_speakers)
+    voices = _voices(rng, n_speakers) if voices is None else tuple(voices)
+    if not voices:
+        raise ValueError("no voices")
     ids = [v.id for v in voices]
     lines: list[Line] = []
     prev = None
@@ -163,3 +174,64 @@ def random_script(seed: int, n_speakers: int = 2, n_lines: int = 18, p_interrupt
         prev = sp
     return Script(voices, tuple(lines), lead_in=round(rng.uniform(0.3, 1.0), 2),
                   tail=round(rng.uniform(0.3, 1.0), 2))
+
+
+# -- the held-out set ----------------------------------------------------------------------------
+# Two-person dialogues cycle through these plans: (close pair?, Piper voice?, sex of a close pair)
+HELDOUT_PLAN = ((True, False, "m"), (True, True, None), (False, False, None), (True, False, "f"),
+                (False, True, None), (False, False, None))
+HELDOUT_LINES = 18  # turns of a two-person dialogue (about 80-100 s)
+HELDOUT_GROUP_LINES = 24  # turns of the 3- and 4-person dialogues
+HELDOUT_GROUP_SEED = 500  # the 3- and 4-person dialogues use seed + 500 and + 501 (the same for any n)
+
+
+class HeldoutDialogue(NamedTuple):
+    name: str  # e.g. "heldout1001-2spk-close-piper"
+    wav: Path
+    rttm: Path
+    n_speakers: int
+    voices: str  # a short description of the voices (see audio.voices.describe)
+
+
+def heldout_scripts(n: int = 6, seed: int = 1000) -> list[tuple[str, Script, str]]:
+    """``(name, script, voice description)`` of the held-out set (see :func:`heldout_dialogues`)."""
+    from audio.voices import describe, draw_voices
+
+    plans = [(seed + i, 2, *HELDOUT_PLAN[i % len(HELDOUT_PLAN)]) for i in range(n)]
+    plans += [(seed + HELDOUT_GROUP_SEED, 3, True, False, None),
+              (seed + HELDOUT_GROUP_SEED + 1, 4, False, True, None)]
+    out = []
+    for s, k, close, piper, sex in plans:
+        voices = draw_voices(s, k, close=close, piper=piper, sex=sex)
+        n_lines = HELDOUT_LINES if k == 2 else HELDOUT_GROUP_LINES
+        script = random_script(s, n_lines=n_lines, voices=voices)
+        while len({ln.speaker for ln in script.lines}) < k:  # every voice must speak (rarely needed)
+            n_lines += 2
+            script = random_script(s, n_lines=n_lines, voices=voices)
+        name = f"heldout{s}-{k}spk" + ("-close" if close else "") + ("-piper" if piper else "")
+        out.append((name, script, describe(voices)))
+    return out
+
+
+def heldout_dialogues(out_dir: str | os.PathLike, n: int = 6, seed: int = 1000) -> list[HeldoutDialogue]:
+    """Render the held-out set into ``out_dir``: ``n`` two-person counselling dialogues (therapist S1,
+    client S2), then one 3-person and one 4-person dialogue (S1 therapist, the others clients).
+
+    All voices come from the bank of :mod:`audio.voices`, none of them a voice of the other scripts.
+    Two-person dialogues cycle through :data:`HELDOUT_PLAN`: a close male pair, a close pair of the
+    Piper voice and a male en-us espeak voice, a free pair, a close female pair, the Piper voice with a
+    free partner, a free pair; the 3-person dialogue has a close pair (S1/S2), the 4-person one the
+    Piper voice. Two-person dialogue ``i`` uses seed ``seed + i`` for its script and voices, the
+    3- and 4-person ones ``seed + 500`` and ``seed + 501`` (so a smaller ``n`` gives a subset);
+    rendering is deterministic and cached (a dialogue already in ``out_dir`` is not rendered again).
+    Names are ``heldout<seed>-<k>spk[-close][-piper]``.
+    """
+    from audio.synth import render
+
+    out_dir = Path(out_dir)
+    result = []
+    for name, script, desc in heldout_scripts(n, seed):
+        wav = out_dir / f"{name}.wav"
+        render(script, wav)
+        result.append(HeldoutDialogue(name, wav, wav.with_suffix(".rttm"), len(script.voices), desc))
+    return result
