@@ -236,6 +236,7 @@ def test_desktop_session_keeps_the_first_second(pulse, short_dialogue, tmp_path)
     session = tmp_path / "s"
     info = _child(f"""
         import json, subprocess, time
+        from pathlib import Path
         from app.session_runner import SessionConfig, drive_session, make_pipeline, make_source
         cfg = SessionConfig(source="pulse", consent_analysis=True, keep_audio=True, num_speakers=2)
         play, out, t0 = [], {{"states": []}}, time.monotonic()
@@ -257,7 +258,7 @@ def test_desktop_session_keeps_the_first_second(pulse, short_dialogue, tmp_path)
             elif kind in ("finished", "failed"):
                 out["end"] = kind if kind == "finished" else payload
 
-        drive_session(cfg, {str(session)!r}, make_pipeline, make_source, should_stop, send)
+        drive_session(cfg, Path({str(session)!r}), make_pipeline, make_source, should_stop, send)
         print(json.dumps(out))
     """, pulse["env"], timeout=400)
     assert info["end"] == "finished", info["end"]

@@ -105,6 +105,27 @@ class PersonCard(QFrame):
             set_text(label, (value or "–") if isinstance(value, str) else str(value))
 
 
+NO_INPUT_BANNER_S = 5.0  # seconds of nothing from the input before the view says so
+NOT_HEARING = ("Not hearing anything",
+               "Nothing has come from the microphone for a while. Check that it is connected, switched "
+               "on and not muted. The session carries on.")
+MIC_LOST = ("Microphone lost",
+            "The microphone stopped delivering sound. Attune keeps trying to reconnect; check its cable "
+            "or connection. The session carries on.")
+
+
+def input_problem(state) -> tuple[str, str] | None:
+    """(short words, one plain sentence) when the input is lost or silent; None when it is fine."""
+    status = str(getattr(state, "status", "") or "")
+    if status in ("finishing", "finished"):
+        return None
+    if status == "device lost":
+        return MIC_LOST
+    if float(getattr(state, "no_input_s", 0.0) or 0.0) >= NO_INPUT_BANNER_S:
+        return NOT_HEARING
+    return None
+
+
 class LiveView(QWidget):
     """The full live view. ``transcript_toggled(bool)`` tells the window the panel was opened."""
 
@@ -122,6 +143,15 @@ class LiveView(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(16, 12, 16, 12)
         root.setSpacing(10)
+
+        # the input is lost or silent: plain words, prominent, in calm colours (never an alarm)
+        self.input_banner = QLabel("")
+        self.input_banner.setObjectName("input_banner")
+        self.input_banner.setWordWrap(True)
+        self.input_banner.setVisible(False)
+        self.input_message = ""  # the banner's short words ("" when the input is fine), for the strip
+        self._style_banner()
+        root.addWidget(self.input_banner)
 
         top = QHBoxLayout()
         self.clock_label = QLabel("00:00")
@@ -196,8 +226,27 @@ class LiveView(QWidget):
         self.set_transcript_visible(bool(getattr(settings, "show_transcript", False)))
 
     # -- configuration -------------------------------------------------------------------------
+    def _style_banner(self) -> None:
+        th = self.theme
+        self.input_banner.setStyleSheet(
+            f"QLabel#input_banner {{ background: {th.panel}; color: {th.text}; font-size: {BIG_PT - 6}pt; "
+            f"border-left: 6px solid {th.cue}; border-radius: 6px; padding: 10px 14px; }}")
+
+    def show_input(self, state) -> None:
+        """Show or hide the "not hearing anything" / "microphone lost" banner for this snapshot."""
+        problem = input_problem(state)
+        self.input_message = problem[0] if problem else ""
+        if problem is None:  # isHidden, not isVisible: the window may be hidden behind the strip
+            if not self.input_banner.isHidden():
+                self.input_banner.setVisible(False)
+            return
+        set_text(self.input_banner, f"<b>{problem[0]}.</b> {problem[1]}")
+        if self.input_banner.isHidden():
+            self.input_banner.setVisible(True)
+
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
+        self._style_banner()
         for w in (self.session_bar, self.window_bar, self.timeline):
             w.set_theme(theme)
         for card in self.cards.values():
@@ -260,6 +309,11 @@ class LiveView(QWidget):
             status = f"{status} · {cues.health}"
         set_text(self.status_label, status)
         self.timeline.set_state(state, {p.id: p.role for p in cues.people})
+        self.show_input(state)
+        if not getattr(state, "transcribing", True):  # "no transcript": the cues that need words
+            for card in self.cards.values():
+                set_text(card.values["pace"], "unavailable")
+                card.values["pace"].setToolTip("Pace needs words; no transcript is kept in this session")
         if self.transcript.isVisible():
             self._sync_transcript(cues)
         return cues

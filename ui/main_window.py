@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
         self._shown = state
         cues = self.live_view.show_state(state)
         if self.strip.isVisible():
+            self.strip.show_input(self.live_view.input_message)
             self.strip.show_cues(cues)
 
     def _rerender(self) -> None:

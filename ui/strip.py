@@ -39,6 +39,7 @@ class StripWindow(QWidget):
         self.clock_label.setStyleSheet(f"font-size: {BASE_PT + 5}pt;")
         self.speaking_dot = Dot(self.content, 16)
         self.speaking_label = QLabel("Quiet")
+        self.input_message = ""  # set by show_input while the input is lost or silent
         self.speaking_label.setFixedWidth(150)  # the bars do not shift as the text changes
         bars = QGridLayout()
         bars.setHorizontalSpacing(6)
@@ -88,6 +89,19 @@ class StripWindow(QWidget):
         self.content.setVisible(not blank)
         self.update()
 
+    def show_input(self, message: str) -> None:
+        """The input is lost or silent (``message``: "Microphone lost", "Not hearing anything"; "" when
+        fine): the words replace who is speaking, in the calm cue colour."""
+        if message == self.input_message:
+            return
+        self.input_message = message
+        self.speaking_label.setToolTip(message)
+        if message:
+            set_text(self.speaking_label, message)
+            self.speaking_label.setStyleSheet(f"color: {self.theme.cue}; font-weight: bold;")
+        else:
+            self.speaking_label.setStyleSheet("")
+
     def show_cues(self, cues: Cues) -> None:
         th = self.theme
         set_text(self.clock_label, cues.clock)
@@ -95,7 +109,7 @@ class StripWindow(QWidget):
         if self.clock_label.property("_color") != color:
             self.clock_label.setProperty("_color", color)
             self.clock_label.setStyleSheet(f"font-size: {BASE_PT + 5}pt; color: {color};")
-        set_text(self.speaking_label, cues.speaking_text)
+        set_text(self.speaking_label, self.input_message or cues.speaking_text)
         speaking = [p for p in cues.people if p.speaking]
         self.speaking_dot.set(th.role_color(speaking[0].role) if len(speaking) == 1 else th.color("other"),
                               bool(speaking))
