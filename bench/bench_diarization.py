@@ -1,15 +1,29 @@
-"""Benchmark of the offline and the live diarizer: DER, real-time factor and live label latency.
+"""Benchmark of the offline and the live diarizer on real and held-out recordings.
 
-DER is pyannote.metrics' diarization error rate with no collar and overlapped speech scored. RTF is
-wall time / audio duration (models loaded beforehand). The live diarizer is fed 0.5-s blocks as fast
-as it can take them; its latency is, for every speaker change in the reference, the audio time from
-the change until ``speaker_now`` names the new speaker (mapped to the reference by the optimal DER
-mapping of the live output); changes it never names within 10 s count as 10 s.
+For every recording it prints DER with its parts (missed speech, false alarm, confusion, as fractions of
+the reference speech), the speakers found against the true number, offline and live, with the automatic
+count and with the count given (as the start dialog gives it), and which files the automatic count's
+constants were tuned on (``tuned``) or only checked on (``checked``). Sets:
 
-Recordings: every ``*.wav`` with a ``.rttm`` beside it under ``../shared/audio`` (skipped when
-missing), plus generated espeak-ng dialogues (``audio.synth``).
+* ``dev``: the real two-person phone calls of ``../shared/audio/dev`` (tuned on; leave-one-out below),
+  plus the pyannote sample and the AMI clips (checked). Derived RTTMs are scored with a +-0.25-s collar
+  (their README), hand-labelled ones with none.
+* ``single``: the first 90 s of each side of each call, one real speaker alone (tuned on): the count
+  must say 1.
+* ``heldout``: generated counselling dialogues in voices never used for tuning, close pairs and a neural
+  voice among them (``audio.synth.heldout_dialogues``; checked only).
+* ``synth``: the older generated dialogues (easy voices; for continuity with earlier figures).
 
-Usage: ``.venv/bin/python bench/bench_diarization.py [--dialogues N] [--no-live] [--out DIR]``
+After the table: the leave-one-recording-out check of the one-vs-many decision (for each tuning file,
+the two-voice-window threshold re-derived without it, and whether that file's count changes) and the
+live label latency.
+
+DER is pyannote.metrics' diarization error rate, overlapped speech scored. RTF is wall time / audio
+duration (models loaded beforehand, 1 torch thread). Live latency: for every speaker change in the
+reference, the audio time until ``speaker_now`` names the new speaker (mapped by the optimal DER
+mapping); never named within 10 s counts as 10 s.
+
+Usage: ``.venv/bin/python bench/bench_diarization.py [--sets dev,single,heldout] [--no-live] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -30,22 +44,6 @@ BLOCK_S = 0.5  # s of audio per live block
 MAX_LATENCY_S = 10.0  # s: a change never labelled counts as this
 
 
-def annotation(turns):
-    from pyannote.core import Annotation, Segment
-
-    ann = Annotation()
-    for i, t in enumerate(turns):
-        if t.end > t.start:
-            ann[Segment(t.start, t.end), i] = t.speaker
-    return ann
-
-
-def der(ref, hyp) -> float:
-    from pyannote.metrics.diarization import DiarizationErrorRate
-
-    return float(DiarizationErrorRate(collar=0.0, skip_overlap=False)(annotation(ref), annotation(hyp)))
-
-
 def speaker_changes(ref) -> list[tuple[float, str]]:
     """(time, new speaker) at every start of a turn by a speaker other than the previous one."""
     out, prev = [], None
@@ -56,12 +54,13 @@ def speaker_changes(ref) -> list[tuple[float, str]]:
     return out
 
 
-def run_live(wave: np.ndarray, ref) -> tuple[list, float, list[float]]:
+def run_live(wave: np.ndarray, ref, num_speakers: int | None) -> tuple[list, float, list[float]]:
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from analysis.streaming_diarization import SAMPLE_RATE, StreamingDiarizer
+    from analysis.evaluation import turns_annotation
+    from analysis.streaming_diarization import SAMPLE_RATE, StreamingDiarizer, StreamingOptions
 
-    d = StreamingDiarizer()
+    d = StreamingDiarizer(options=StreamingOptions(num_speakers=num_speakers))
     n = int(BLOCK_S * SAMPLE_RATE)
     turns, now = [], []  # now: (audio time, speaker_now)
     t0 = time.perf_counter()
@@ -71,7 +70,7 @@ def run_live(wave: np.ndarray, ref) -> tuple[list, float, list[float]]:
     turns.extend(d.flush())
     wall = time.perf_counter() - t0
     mapping = DiarizationErrorRate(collar=0.0, skip_overlap=False).optimal_mapping(
-        annotation(ref), annotation(turns))  # hyp label -> ref label
+        turns_annotation(ref), turns_annotation(turns))  # hyp label -> ref label
     lat = []
     for t_change, spk in speaker_changes(ref):
         hit = next((t for t, s in now if t >= t_change and s is not None and mapping.get(s) == spk), None)
@@ -79,40 +78,70 @@ def run_live(wave: np.ndarray, ref) -> tuple[list, float, list[float]]:
     return turns, wall, lat
 
 
-def recordings(n_dialogues: int, out: Path, long_lines: int = 0) -> list[tuple[str, Path]]:
-    items = []
-    if SHARED_AUDIO.is_dir():
-        for wav in sorted(SHARED_AUDIO.rglob("*.wav")):
-            if wav.with_suffix(".rttm").is_file():
-                items.append((f"{wav.parent.name}/{wav.stem}", wav))
-    else:
-        print(f"(shared recordings not found at {SHARED_AUDIO}; skipped)")
-    try:
+def recordings(sets: list[str], out: Path, n_synth: int = 3):
+    """(DiarizationFile, number of reference speakers) for the chosen sets."""
+    from analysis.evaluation import DiarizationFile, dev_set, single_speaker_set
+    from analysis.timeline import read_rttm
+
+    items: list[tuple[DiarizationFile, int]] = []
+    have_shared = SHARED_AUDIO.is_dir()
+    if not have_shared and ({"dev", "single"} & set(sets)):
+        print(f"(shared recordings not found at {SHARED_AUDIO}; dev and single sets skipped)")
+    if "dev" in sets and have_shared:
+        items += [(f, len({t.speaker for t in read_rttm(f.rttm)})) for f in dev_set(SHARED_AUDIO)]
+    if "single" in sets and have_shared:
+        items += [(f, 1) for f in single_speaker_set(SHARED_AUDIO)]
+    if "heldout" in sets:
+        from audio.synth import heldout_dialogues
+
+        for h in heldout_dialogues(out / "heldout"):
+            items.append((DiarizationFile(f"heldout/{h.name}", h.wav, h.rttm, 0.0, "checked"), h.n_speakers))
+    if "synth" in sets:
         from audio.synth import demo_script, random_script, render
-    except ImportError:
-        return items
-    scripts = [("synth/demo0", demo_script(0))]
-    scripts += [(f"synth/rand{s}", random_script(s)) for s in range(1, n_dialogues)]
-    scripts = scripts[: max(0, n_dialogues)]
-    if n_dialogues > 2:
+
+        scripts = [("synth/demo0", demo_script(0))] + [(f"synth/rand{s}", random_script(s))
+                                                       for s in range(1, n_synth)]
         scripts.append(("synth/rand7-3spk", random_script(7, n_speakers=3)))
-    if long_lines:
-        scripts.append((f"synth/long{long_lines}", random_script(21, n_lines=long_lines)))
-    for name, script in scripts:
-        wav = out / f"{name.replace('/', '_')}.wav"
-        render(script, wav)
-        items.append((name, wav))
+        for name, script in scripts:
+            wav = out / f"{name.replace('/', '_')}.wav"
+            truth = render(script, wav)
+            items.append((DiarizationFile(name, wav, wav.with_suffix(".rttm"), 0.0, "checked"),
+                          len({t.speaker for t in truth.turns})))
     return items
+
+
+def leave_one_out(rows: list[dict]) -> None:
+    """For each tuning file: the one-vs-many threshold re-derived from the other tuning files (midway
+    between the largest two-voice fraction of a one-speaker file and the smallest of a conversation),
+    and whether the file's decision would change."""
+    from analysis.speaker_count import TWO_VOICE_MIN_FRACTION
+
+    tuned = [r for r in rows if r["use"] == "tuned" and r.get("fraction") is not None]
+    if len(tuned) < 3:
+        return
+    print(f"\nleave-one-recording-out, one vs. many (shipped threshold {TWO_VOICE_MIN_FRACTION:.2f}):")
+    changed = 0
+    for r in tuned:
+        others = [o for o in tuned if o is not r]
+        one = [o["fraction"] for o in others if o["ref"] == 1]
+        many = [o["fraction"] for o in others if o["ref"] > 1]
+        if not one or not many:
+            continue
+        thr = (max(one) + min(many)) / 2
+        now, loo = r["fraction"] >= TWO_VOICE_MIN_FRACTION, r["fraction"] >= thr
+        changed += now != loo
+        print(f"  {r['name']:<40} fraction {r['fraction']:.2f}  threshold without it {thr:.2f}"
+              f"  {'same decision' if now == loo else 'DECISION CHANGES'}")
+    print(f"  decisions that change when the file is left out: {changed} of {len(tuned)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dialogues", type=int, default=3, help="generated two-person dialogues (default 3; with 3 or more, one 3-person dialogue too)")
-    ap.add_argument("--long-lines", type=int, default=0,
-                    help="also a long generated dialogue of this many lines (e.g. 150 for about 12 min)")
+    ap.add_argument("--sets", default="dev,single,heldout", help="comma-separated: dev, single, heldout, synth")
+    ap.add_argument("--synth", type=int, default=3, help="older generated two-person dialogues in 'synth'")
     ap.add_argument("--no-live", action="store_true", help="offline diarizer only")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1: faster than 2 on a shared 2-core machine)")
+    ap.add_argument("--only", default="", help="only recordings whose name contains this")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="folder for generated dialogues (default: a temp folder)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -122,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     import analysis  # noqa: F401  (offline mode before pyannote)
 
     torch.set_num_threads(max(1, args.threads))
-    from analysis.diarization import _models, diarize
+    from analysis.diarization import DiarizationOptions, _models, diarize
+    from analysis.evaluation import der_breakdown, load_file
     from analysis.timeline import read_rttm
-    from audio.decode import load
 
     out = args.out or Path(tempfile.mkdtemp(prefix="attune-bench-diar-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -132,29 +161,81 @@ def main(argv: list[str] | None = None) -> int:
     _models()
     print(f"models loaded in {time.perf_counter() - t:.1f} s")
     diarize(np.zeros(16000 * 2, np.float32) + 1e-4)  # warm-up (pyannote probes the embedding model)
-    header = f"{'recording':<20} {'dur s':>6} {'ref':>3} | {'DER off':>7} {'RTF off':>7} {'spk':>3} |" \
-             f" {'DER live':>8} {'RTF live':>8} {'spk':>3} {'lat med':>7} {'lat p90':>7}"
-    print(header)
-    print("-" * len(header))
-    all_lat: list[float] = []
-    for name, wav in recordings(args.dialogues, out, args.long_lines):
-        wave = load(wav)
-        ref = read_rttm(wav.with_suffix(".rttm"))
+    items = [(f, n) for f, n in recordings(args.sets.split(","), out, args.synth) if args.only in f.name]
+
+    def fmt(b: dict, spk: int) -> str:
+        return f"{b['der']:6.3f} {b['missed']:5.3f} {b['false_alarm']:5.3f} {b['confusion']:5.3f} {spk:3d}"
+
+    head = (f"{'recording':<40} {'use':<7} {'dur':>5} {'ref':>3} | offline auto: DER   miss    fa  conf spk"
+            f" {'2v frac':>7} {'RTF':>5} | given: DER spk")
+    if not args.no_live:
+        head += " | live auto: DER spk | live given: DER spk"
+    print(head)
+    print("-" * len(head))
+    rows, lat_all = [], []
+    for f, n_ref in items:
+        wave = load_file(f)
+        ref = read_rttm(f.rttm) if n_ref > 1 else []
         dur = len(wave) / 16000
         t = time.perf_counter()
         res = diarize(wave)
         rtf = (time.perf_counter() - t) / dur
-        row = f"{name:<20} {dur:6.1f} {len({r.speaker for r in ref}):3d} | {der(ref, res.turns):7.3f}" \
-              f" {rtf:7.3f} {len(res.embeddings):3d} |"
+        spk = len({x.speaker for x in res.turns})
+        frac = res.count.two_voice_fraction if res.count else None
+        row = {"name": f.name, "use": f.use, "ref": n_ref, "spk": spk, "fraction": frac}
+        line = f"{f.name:<40} {f.use:<7} {dur:5.0f} {n_ref:3d} |"
+        if n_ref > 1:
+            b = der_breakdown(ref, res.turns, f.collar)
+            row["der"] = b["der"]
+            line += f" {'':12}{fmt(b, spk)}"
+        else:
+            line += f" {'':12}{'-':>6} {'':5} {'':5} {'':5} {spk:3d}"
+        line += f" {frac if frac is not None else float('nan'):7.2f} {rtf:5.2f} |"
+        if n_ref > 1:
+            given = res if spk == n_ref else diarize(wave, DiarizationOptions(num_speakers=n_ref))
+            row["der_given"] = der_breakdown(ref, given.turns, f.collar)["der"]
+            line += f" {row['der_given']:6.3f} {len({x.speaker for x in given.turns}):3d}"
+        else:
+            line += f" {'':10}"
         if not args.no_live:
-            turns, wall, lat = run_live(wave, ref)
-            all_lat += lat
-            row += f" {der(ref, turns):8.3f} {wall / dur:8.3f} {len({x.speaker for x in turns}):3d}" \
-                   f" {np.median(lat):7.2f} {np.percentile(lat, 90):7.2f}"
-        print(row, flush=True)
-    if all_lat:
-        print(f"live label latency over all changes (n={len(all_lat)}): median {np.median(all_lat):.2f} s,"
-              f" p90 {np.percentile(all_lat, 90):.2f} s")
+            for num in (None, n_ref):
+                turns, wall, lat = run_live(wave, ref, num)
+                live_spk = len({x.speaker for x in turns})
+                if n_ref > 1:
+                    d = der_breakdown(ref, turns, f.collar)["der"]
+                    row["live_given" if num else "live_auto"] = d
+                    line += f" | {d:6.3f} {live_spk:3d}"
+                    if num:
+                        lat_all += lat
+                else:
+                    line += f" | {'-':>6} {live_spk:3d}"
+        rows.append(row)
+        print(line, flush=True)
+
+    print("\nsummary (two-or-more-person recordings; DER means over files):")
+    for use in ("tuned", "checked"):
+        sel = [r for r in rows if r["use"] == use and r["ref"] > 1]
+        if not sel:
+            continue
+        two = [r for r in sel if r["ref"] == 2]
+        merged = sum(r["spk"] < 2 for r in two)
+        within = sum(abs(r["spk"] - r["ref"]) <= 1 for r in sel if r["ref"] > 2)
+        many = sum(1 for r in sel if r["ref"] > 2)
+        line = (f"  {use:<7} n={len(sel):2d}  two-person merged into one: {merged} of {len(two)}"
+                f"  mean DER two-person auto {np.mean([r['der'] for r in two]) if two else float('nan'):.3f}"
+                f" given {np.mean([r['der_given'] for r in two]) if two else float('nan'):.3f}"
+                f"  3+ within one of the true count: {within} of {many}")
+        if not args.no_live and two:
+            line += (f"  live auto {np.mean([r['live_auto'] for r in two]):.3f}"
+                     f" given {np.mean([r['live_given'] for r in two]):.3f}")
+        print(line)
+    singles = [r for r in rows if r["ref"] == 1]
+    if singles:
+        print(f"  one-speaker recordings given one speaker: {sum(r['spk'] == 1 for r in singles)} of {len(singles)}")
+    leave_one_out(rows)
+    if lat_all:
+        print(f"\nlive label latency with the count given (n={len(lat_all)} changes): median "
+              f"{np.median(lat_all):.2f} s, p90 {np.percentile(lat_all, 90):.2f} s")
     return 0
 
 

@@ -1,0 +1,142 @@
+"""How many people are speaking: the automatic speaker count of the offline diarizer.
+
+A single clustering threshold cannot hold across recordings: how far apart two voices' embeddings lie
+depends on the voices, the microphone and the channel (telephone speech squeezes every CAM++ embedding
+together), so a threshold that separates two generated voices merges two real callers, and one that
+separates the callers splits a single speaker of another file. The count is therefore taken from
+evidence inside the recording itself, with no absolute distance threshold:
+
+* **Conversation evidence** (one vs. more). pyannote's segmentation model separates the speakers *inside*
+  each 10-s window without any clustering. A window in which two local speakers each talk for at least
+  ``TWO_VOICE_MIN_S`` is a window in which two voices were heard taking turns or overlapping. When such
+  windows make up at least ``TWO_VOICE_MIN_FRACTION`` of the windows with speech, the recording holds a
+  conversation and is never given one speaker (merging two people would credit one with the other's
+  talk and hide every interruption). Otherwise the recording is one speaker unless the embeddings
+  themselves form well-separated groups (silhouette at least ``SINGLE_SPLIT_SILHOUETTE``).
+* **How many** (two or more). The (window, speaker) embeddings are clustered bottom-up (average linkage,
+  cosine) and each cut of 2..``MAX_AUTO_SPEAKERS`` clusters is scored by its mean silhouette (how much
+  closer each embedding lies to its own group than to the next). The fewest speakers whose silhouette is
+  within one standard error of the best is chosen (the one-standard-error rule of model selection): a
+  further split must be better by more than the noise of the score to add a person, and the noise is
+  measured on the recording itself (a 30-s clip has few embeddings and a wide error; an hour, many).
+
+Everything here is numpy/scipy/scikit-learn on arrays; it is called from the pyannote clustering step
+(:mod:`analysis.diarization`) and is unit-tested on synthetic embeddings. The constants were chosen by
+leave-one-recording-out on the real two-person calls of the development set and checked on held-out
+files (docs/diarization.md gives the per-file figures and which files were used for what).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_AUTO_SPEAKERS = 6  # upper bound of the automatic count
+TWO_VOICE_MIN_S = 1.0  # s each of two local speakers must talk in one window to count as two voices
+TWO_VOICE_MIN_FRACTION = 0.12  # of the windows with speech: at least this many distinct two-voice windows
+TWO_VOICE_MIN_WINDOWS = 2  # and at least this many
+SINGLE_SPLIT_SILHOUETTE = 0.50  # without conversation evidence, two groups must be this well separated
+CLEAN_MIN_FRACTION = 0.2  # a (window, speaker) embedding is clustered when its speaker talks alone this
+#                           much of the window (pyannote's own filter, kept identical)
+
+
+@dataclass(frozen=True)
+class SpeakerCount:
+    """The automatic count and the evidence behind it (kept for logs, tests and the benchmark)."""
+
+    count: int
+    silhouettes: dict[int, float] = field(default_factory=dict)  # candidate count -> silhouette
+    two_voice_windows: int = 0  # windows whose two local voices differ more than a typical pair
+    speech_windows: int = 0  # windows with any speech
+    conversation: bool = False  # the two-voice windows were enough to rule out a single speaker
+
+    @property
+    def two_voice_fraction(self) -> float:
+        return self.two_voice_windows / self.speech_windows if self.speech_windows else 0.0
+
+
+def clustered_mask(activity: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """(windows, local) mask of the embeddings that are clustered: valid, and their speaker talks alone
+    for at least ``CLEAN_MIN_FRACTION`` of the window."""
+    act = np.asarray(activity, dtype=np.float32)
+    alone = (act * (act.sum(axis=2, keepdims=True) == 1)).sum(axis=1)
+    return (alone >= CLEAN_MIN_FRACTION * act.shape[1]) & ~np.any(np.isnan(embeddings), axis=2)
+
+
+def distinct_two_voice_windows(embeddings: np.ndarray, activity: np.ndarray, frame_s: float,
+                               typical: float) -> tuple[int, int]:
+    """(windows in which two local speakers each talk >= ``TWO_VOICE_MIN_S`` *and* their embeddings are
+    farther apart than ``typical``, windows with speech). ``embeddings`` (windows, local, dim),
+    ``activity`` binary (windows, frames, local)."""
+    talk = np.asarray(activity, dtype=np.float32).sum(axis=1) * frame_s  # (windows, local) seconds
+    if not talk.size:
+        return 0, 0
+    speech = int(np.count_nonzero(talk.max(axis=1) > 0))
+    ok = (talk >= TWO_VOICE_MIN_S) & ~np.any(np.isnan(embeddings), axis=2)
+    unit = _unit_rows(np.nan_to_num(embeddings).reshape(-1, embeddings.shape[-1])).reshape(embeddings.shape)
+    two = 0
+    for w in np.flatnonzero(ok.sum(axis=1) >= 2):
+        e = unit[w, ok[w]]
+        dist = 1.0 - e @ e.T
+        two += bool(dist.max() > typical)
+    return two, speech
+
+
+def silhouettes(embeddings: np.ndarray, max_k: int) -> dict[int, tuple[float, float]]:
+    """(mean silhouette, its standard error) of the average-linkage (cosine) cut into k clusters,
+    k = 2..max_k."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_samples
+
+    x = _unit_rows(embeddings)
+    n = len(x)
+    if n < 3:
+        return {}
+    tree = linkage(x, method="average", metric="cosine")
+    out: dict[int, tuple[float, float]] = {}
+    for k in range(2, min(max_k, n - 1) + 1):
+        labels = fcluster(tree, k, criterion="maxclust")
+        if len(np.unique(labels)) == k:
+            per_point = silhouette_samples(x, labels, metric="cosine")
+            out[k] = (float(per_point.mean()), float(per_point.std(ddof=1) / np.sqrt(n)))
+    return out
+
+
+def estimate_speaker_count(embeddings: np.ndarray, activity: np.ndarray, frame_s: float,
+                           min_speakers: int = 1, max_speakers: int = MAX_AUTO_SPEAKERS) -> SpeakerCount:
+    """The number of speakers in a recording, bounded to ``[min_speakers, max_speakers]`` (and to
+    ``MAX_AUTO_SPEAKERS``), from the segmentation's per-window local speakers: their embeddings
+    ``(windows, local, dim)`` (NaN where none) and binary activity ``(windows, frames, local)`` with
+    ``frame_s`` seconds per frame."""
+    from scipy.spatial.distance import pdist
+
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    hi = max(1, min(max_speakers, MAX_AUTO_SPEAKERS))
+    lo = max(1, min(min_speakers, hi))
+    train = np.nan_to_num(embeddings)[clustered_mask(activity, embeddings)]
+    typical = float(np.median(pdist(_unit_rows(train), "cosine"))) if len(train) >= 2 else 0.0
+    two, speech = distinct_two_voice_windows(embeddings, activity, frame_s, typical)
+    conversation = two >= TWO_VOICE_MIN_WINDOWS and two >= TWO_VOICE_MIN_FRACTION * speech
+    scored = silhouettes(train, hi) if hi >= 2 else {}
+    sil = {k: mean for k, (mean, _se) in scored.items()}
+    candidates = {k: v for k, v in scored.items() if k >= max(lo, 2)}
+    if candidates:  # one-standard-error rule: the fewest speakers within one SE of the best split
+        best = max(candidates, key=lambda k: candidates[k][0])
+        floor = candidates[best][0] - candidates[best][1]
+        several = min(k for k, (mean, _se) in candidates.items() if mean >= floor)
+    else:  # too few embeddings to compare groups: the smallest count above one
+        several = max(lo, 2)
+    if lo >= 2 or conversation or sil.get(2, -1.0) >= SINGLE_SPLIT_SILHOUETTE:
+        count = several
+    else:
+        count = 1
+    count = int(min(max(count, lo), hi))
+    return SpeakerCount(count=count, silhouettes=sil, two_voice_windows=two, speech_windows=speech,
+                        conversation=conversation)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
