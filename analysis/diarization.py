@@ -77,6 +77,15 @@ class DiarizationOptions:
     embedding_exclude_overlap: bool = True
     # (chunk, speaker) pairs embedded per forward pass; a multiple of 3 (speakers per chunk).
     embedding_batch_size: int = 24
+    # Re-segmentation: inside each turn that overlaps no other, short windows (``reseg_window_s`` every
+    # ``reseg_hop_s``) are compared with the speakers' voiceprints, and a stretch that is clearly
+    # (``reseg_margin`` in cosine similarity) another speaker's for ``reseg_min_windows`` windows in a
+    # row is given to that speaker: a 10-s segmentation window that heard two voices as one is split.
+    resegment: bool = True
+    reseg_window_s: float = 1.5
+    reseg_hop_s: float = 0.5
+    reseg_margin: float = 0.0
+    reseg_min_windows: int = 2
 
     def __post_init__(self) -> None:
         for name in ("num_speakers", "min_speakers", "max_speakers"):
@@ -235,6 +244,104 @@ def embedding_model() -> Any:
     return _models()[1]
 
 
+TRUNK_CHUNK_S = 30.0  # s of audio per CAM++ trunk pass in window_embeddings
+TRUNK_CONTEXT_S = 1.0  # s of context on each side of a chunk, dropped from its output
+
+
+def window_embeddings(waveform: np.ndarray, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """CAM++ embeddings of every ``window_s`` window of a 16 kHz recording, every ``hop_s``: the network
+    trunk runs once over the recording (in chunks with context), and each window pools its own frames.
+    Returns (start times (n,), unit embeddings (n, 192))."""
+    import torch
+
+    model = embedding_model()
+    audio = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    n = audio.size
+    chunk, ctx = int(TRUNK_CHUNK_S * SAMPLE_RATE), int(TRUNK_CONTEXT_S * SAMPLE_RATE)
+    parts: list[torch.Tensor] = []
+    frame_s = None
+    with torch.inference_mode():
+        for start in range(0, n, chunk):
+            lo, hi = max(0, start - ctx), min(n, start + chunk + ctx)
+            if hi - lo < SAMPLE_RATE // 2:
+                break
+            frames = model.trunk(torch.from_numpy(audio[lo:hi])[None])[0]  # (channels, T)
+            frame_s = frame_s or (hi - lo) / SAMPLE_RATE / frames.shape[1]
+            a = int(round((start - lo) / SAMPLE_RATE / frame_s))
+            b = a + int(round((min(start + chunk, n) - start) / SAMPLE_RATE / frame_s))
+            parts.append(frames[:, a:b])
+        if not parts or frame_s is None:
+            return np.zeros(0), np.zeros((0, EMBEDDING_DIM), np.float32)
+        frames = torch.cat(parts, dim=1)
+        width = max(2, int(round(window_s / frame_s)))
+        step = max(1, int(round(hop_s / frame_s)))
+        if frames.shape[1] < width:
+            return np.zeros(0), np.zeros((0, EMBEDDING_DIM), np.float32)
+        windows = frames.unfold(1, width, step).permute(1, 0, 2)  # (n, channels, width)
+        stats = model.pool(windows)
+        dense = model.net.xvector.dense
+        emb = dense.nonlinear.batchnorm(dense.linear(stats.unsqueeze(-1)).squeeze(-1)).numpy()
+    starts = np.arange(emb.shape[0]) * step * frame_s
+    return starts, emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+
+
+def resegment(waveform: np.ndarray, result: DiarizationResult, options: DiarizationOptions) -> list[Turn]:
+    """Split turns that hold two voices (see ``DiarizationOptions.resegment``); overlapped turns and
+    turns too short for two windows are kept as they are."""
+    speakers = list(result.embeddings)
+    if len(speakers) < 2:
+        return result.turns
+    prints = np.stack([result.embeddings[s] / max(float(np.linalg.norm(result.embeddings[s])), 1e-9)
+                       for s in speakers])
+    starts, emb = window_embeddings(waveform, options.reseg_window_s, options.reseg_hop_s)
+    if not len(starts):
+        return result.turns
+    sim = emb @ prints.T  # (windows, speakers)
+    ends = starts + options.reseg_window_s
+    out: list[Turn] = []
+    turns = sorted(result.turns, key=lambda t: (t.start, t.end))
+    for i, turn in enumerate(turns):
+        overlapped = any(u.start < turn.end and u.end > turn.start for j, u in enumerate(turns) if j != i)
+        inside = np.flatnonzero((starts >= turn.start - 1e-6) & (ends <= turn.end + 1e-6))
+        if overlapped or turn.speaker not in speakers or len(inside) < options.reseg_min_windows:
+            out.append(turn)
+            continue
+        own = speakers.index(turn.speaker)
+        best = sim[inside].argmax(axis=1)
+        clear = sim[inside, best] - sim[inside, own] > options.reseg_margin
+        labels = np.where(clear, best, own)
+        # a switch needs reseg_min_windows windows in a row; shorter runs stay with the turn's speaker
+        runs = np.flatnonzero(np.diff(np.r_[-1, labels, -1]) != 0)
+        for a, b in zip(runs[:-1], runs[1:], strict=True):
+            if labels[a] != own and b - a < options.reseg_min_windows:
+                labels[a:b] = own
+        # cut between windows: at the middle of the overlap of two consecutive windows
+        cuts = [turn.start] + [float(starts[inside[k]] + options.reseg_window_s / 2 + options.reseg_hop_s / 2)
+                               for k in range(len(inside) - 1)] + [turn.end]
+        begin = turn.start
+        for k in range(1, len(labels) + 1):
+            if k == len(labels) or labels[k] != labels[k - 1]:
+                end = turn.end if k == len(labels) else cuts[k]
+                if end > begin:
+                    out.append(Turn(speakers[labels[k - 1]], round(begin, 3), round(end, 3)))
+                begin = end
+    return _merge_adjacent(sorted(out, key=lambda t: (t.start, t.end)))
+
+
+def _merge_adjacent(turns: list[Turn]) -> list[Turn]:
+    """Join a speaker's turns that touch (a split turn whose parts ended up with one speaker)."""
+    out: list[Turn] = []
+    last: dict[str, int] = {}
+    for t in turns:
+        j = last.get(t.speaker)
+        if j is not None and out[j].end >= t.start - 1e-6 and j == len(out) - 1:
+            out[j] = Turn(t.speaker, out[j].start, max(out[j].end, t.end))
+            continue
+        last[t.speaker] = len(out)
+        out.append(t)
+    return out
+
+
 def embed_waveform(waveforms: np.ndarray, masks: np.ndarray | None = None) -> np.ndarray:
     """CAM++ embeddings of 16 kHz waveforms ``(n,)`` or ``(B, n)``; optional ``masks (B, frames)``
     weigh the frames (any frame rate; interpolated). Returns ``(B, 192)`` (not normalised)."""
@@ -341,6 +448,8 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
         count = pipeline.clustering.last_count
     result = _to_result(output.speaker_diarization, output.speaker_embeddings)
     result.count = count
+    if options.resegment:
+        result.turns = resegment(audio, result, options)
     if count is not None:
         log.info("speaker count %d (two-voice windows %d of %d, silhouettes %s)", count.count,
                  count.two_voice_windows, count.speech_windows,

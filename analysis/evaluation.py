@@ -53,6 +53,7 @@ def diarization_error_rate(reference, hypothesis) -> float:
 DEV_COLLAR_S = 0.5  # pyannote collar (total width): +-0.25 s around reference boundaries, as the dev set's
 #                     README asks for its energy-derived RTTMs; hand-labelled references are scored with none
 SINGLE_EXCERPT_S = 90.0  # s of one channel of a dev call used as a one-speaker recording
+MIN_CROSSTALK_DB = 40.0  # a channel is one speaker alone only if the other voice is at least this far down
 
 
 @dataclass(frozen=True)
@@ -90,23 +91,50 @@ def dev_set(shared_audio: Path) -> list[DiarizationFile]:
 def single_speaker_set(shared_audio: Path) -> list[DiarizationFile]:
     """One speaker alone: the first ``SINGLE_EXCERPT_S`` of each side of every dev call (a channel of a
     stereo SpokenWOZ file, or an LCA agent/caller file). Real one-person recordings for the count's
-    one-vs-two decision (tuned on); their RTTM is the call's, used only for the speaker count."""
+    one-vs-two decision (tuned on); their RTTM is the call's, used only for the speaker count. A side on
+    which the other voice is less than ``MIN_CROSSTALK_DB`` down (crosstalk a model still hears) is
+    left out: it is not one speaker alone."""
+    from analysis.timeline import read_rttm
+
     out = []
     dev = shared_audio / "dev"
     for folder in sorted(p for p in dev.iterdir() if p.is_dir() and p.name != "tools") if dev.is_dir() else ():
         rttm = next(folder.glob("*.derived-vad.rttm"), None)
+        if rttm is None:
+            continue
+        turns = read_rttm(rttm)
+        labels = sorted({t.speaker for t in turns})
         sides = sorted(folder.glob("*_agent.wav")) + sorted(folder.glob("*_caller.wav"))
-        if sides:
-            for p in sides:
-                out.append(DiarizationFile(f"single/{p.stem}", p, rttm, DEV_COLLAR_S, "tuned",
-                                           excerpt_s=SINGLE_EXCERPT_S))
-        else:
+        if sides:  # one file per side; the RTTM labels are "agent" and "caller"
+            cands = [(DiarizationFile(f"single/{p.stem}", p, rttm, DEV_COLLAR_S, "tuned",
+                                      excerpt_s=SINGLE_EXCERPT_S), p.stem.rsplit("_", 1)[-1]) for p in sides]
+        else:  # one stereo file; channel i is the i-th speaker label
             wav = next((p for p in folder.glob("*.wav") if "derived" not in p.name), None)
-            if wav is not None:
-                for ch in (0, 1):
-                    out.append(DiarizationFile(f"single/{folder.name}-ch{ch}", wav, rttm, DEV_COLLAR_S, "tuned",
-                                               channel=ch, excerpt_s=SINGLE_EXCERPT_S))
+            cands = [] if wav is None else [
+                (DiarizationFile(f"single/{folder.name}-ch{ch}", wav, rttm, DEV_COLLAR_S, "tuned", channel=ch,
+                                 excerpt_s=SINGLE_EXCERPT_S), labels[ch]) for ch in range(min(2, len(labels)))]
+        for item, own in cands:
+            if _crosstalk_db(item, turns, own) >= MIN_CROSSTALK_DB:
+                out.append(item)
     return out
+
+
+def _crosstalk_db(item: DiarizationFile, turns, own: str) -> float:
+    """How far (dB) the other speakers' solo stretches lie below ``own``'s on this side's audio."""
+    import numpy as np
+    import soundfile as sf
+
+    x, sr = sf.read(str(item.wav), dtype="float32", always_2d=True)
+    x = x[:, item.channel] if item.channel is not None else x.mean(axis=1)
+
+    def level(mine: bool) -> float:
+        parts = [x[int(t.start * sr): int(t.end * sr)] for t in turns
+                 if (t.speaker == own) == mine and (item.excerpt_s is None or t.start < item.excerpt_s)
+                 and not any(u.speaker != t.speaker and u.start < t.end and u.end > t.start for u in turns)]
+        v = np.concatenate(parts) if parts else np.zeros(1, np.float32)
+        return 10 * np.log10(float(np.mean(v.astype(np.float64) ** 2)) + 1e-12)
+
+    return level(True) - level(False)
 
 
 def load_file(item: DiarizationFile):

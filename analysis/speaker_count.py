@@ -8,11 +8,14 @@ evidence inside the recording itself, with no absolute distance threshold:
 
 * **Conversation evidence** (one vs. more). pyannote's segmentation model separates the speakers *inside*
   each 10-s window without any clustering. A window in which two local speakers each talk for at least
-  ``TWO_VOICE_MIN_S`` is a window in which two voices were heard taking turns or overlapping. When such
-  windows make up at least ``TWO_VOICE_MIN_FRACTION`` of the windows with speech, the recording holds a
-  conversation and is never given one speaker (merging two people would credit one with the other's
-  talk and hide every interruption). Otherwise the recording is one speaker unless the embeddings
-  themselves form well-separated groups (silhouette at least ``SINGLE_SPLIT_SILHOUETTE``).
+  ``TWO_VOICE_MIN_S`` and whose two embeddings lie farther apart than the recording's median pair is a
+  window in which two different voices were heard. When such windows make up at least
+  ``TWO_VOICE_MIN_FRACTION`` of the windows with speech, and the embeddings do fall into two groups
+  (best silhouette of 2..``GROUPS_UP_TO`` groups at least ``CONVERSATION_MIN_SILHOUETTE``: one person
+  whom segmentation splits now and then forms no groups), the recording holds a conversation and is never given one speaker (merging two
+  people would credit one with the other's talk and hide every interruption). Without that evidence the
+  recording is one speaker unless the embeddings form clearly separated groups anyway (the lower end of
+  the two-group silhouette's one-standard-error interval at least ``SINGLE_SPLIT_SILHOUETTE``).
 * **How many** (two or more). The (window, speaker) embeddings are clustered bottom-up (average linkage,
   cosine) and each cut of 2..``MAX_AUTO_SPEAKERS`` clusters is scored by its mean silhouette (how much
   closer each embedding lies to its own group than to the next). The fewest speakers whose silhouette is
@@ -36,7 +39,12 @@ MAX_AUTO_SPEAKERS = 6  # upper bound of the automatic count
 TWO_VOICE_MIN_S = 1.0  # s each of two local speakers must talk in one window to count as two voices
 TWO_VOICE_MIN_FRACTION = 0.12  # of the windows with speech: at least this many distinct two-voice windows
 TWO_VOICE_MIN_WINDOWS = 2  # and at least this many
+CONVERSATION_MIN_SILHOUETTE = 0.30  # two-voice windows count only if the voices also form groups this well
+GROUPS_UP_TO = 4  # ... as 2 to this many groups (one voice cut into ever more pieces scores best at 5-6)
 SINGLE_SPLIT_SILHOUETTE = 0.50  # without conversation evidence, two groups must be this well separated
+#                                 (the lower end of the score's one-standard-error interval)
+MIN_SPLIT_EMBEDDINGS = 10  # and there must be this many clustered embeddings (about 30 s of speech):
+#                            fewer give a silhouette that means nothing (20 s of one voice scored 0.60)
 CLEAN_MIN_FRACTION = 0.2  # a (window, speaker) embedding is clustered when its speaker talks alone this
 #                           much of the window (pyannote's own filter, kept identical)
 
@@ -117,9 +125,12 @@ def estimate_speaker_count(embeddings: np.ndarray, activity: np.ndarray, frame_s
     train = np.nan_to_num(embeddings)[clustered_mask(activity, embeddings)]
     typical = float(np.median(pdist(_unit_rows(train), "cosine"))) if len(train) >= 2 else 0.0
     two, speech = distinct_two_voice_windows(embeddings, activity, frame_s, typical)
-    conversation = two >= TWO_VOICE_MIN_WINDOWS and two >= TWO_VOICE_MIN_FRACTION * speech
-    scored = silhouettes(train, hi) if hi >= 2 else {}
+    scored = silhouettes(train, max(hi, 2))
     sil = {k: mean for k, (mean, _se) in scored.items()}
+    split = scored.get(2, (-1.0, 0.0))
+    grouped = max((v for k, v in sil.items() if k <= GROUPS_UP_TO), default=-1.0)
+    conversation = (two >= TWO_VOICE_MIN_WINDOWS and two >= TWO_VOICE_MIN_FRACTION * speech
+                    and grouped >= CONVERSATION_MIN_SILHOUETTE)
     candidates = {k: v for k, v in scored.items() if k >= max(lo, 2)}
     if candidates:  # one-standard-error rule: the fewest speakers within one SE of the best split
         best = max(candidates, key=lambda k: candidates[k][0])
@@ -127,7 +138,8 @@ def estimate_speaker_count(embeddings: np.ndarray, activity: np.ndarray, frame_s
         several = min(k for k, (mean, _se) in candidates.items() if mean >= floor)
     else:  # too few embeddings to compare groups: the smallest count above one
         several = max(lo, 2)
-    if lo >= 2 or conversation or sil.get(2, -1.0) >= SINGLE_SPLIT_SILHOUETTE:
+    clear_split = len(train) >= MIN_SPLIT_EMBEDDINGS and split[0] - split[1] >= SINGLE_SPLIT_SILHOUETTE
+    if lo >= 2 or conversation or clear_split:
         count = several
     else:
         count = 1

@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default="dev,single,heldout", help="comma-separated: dev, single, heldout, synth")
     ap.add_argument("--synth", type=int, default=3, help="older generated two-person dialogues in 'synth'")
     ap.add_argument("--no-live", action="store_true", help="offline diarizer only")
+    ap.add_argument("--no-offline", action="store_true", help="live diarizer only")
     ap.add_argument("--only", default="", help="only recordings whose name contains this")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="folder for generated dialogues (default: a temp folder)")
@@ -178,8 +179,23 @@ def main(argv: list[str] | None = None) -> int:
         ref = read_rttm(f.rttm) if n_ref > 1 else []
         dur = len(wave) / 16000
         t = time.perf_counter()
-        res = diarize(wave)
+        res = diarize(wave) if not args.no_offline else None
         rtf = (time.perf_counter() - t) / dur
+        if res is None:  # live only
+            line = f"{f.name:<40} {f.use:<7} {dur:5.0f} {n_ref:3d} |"
+            row = {"name": f.name, "use": f.use, "ref": n_ref, "spk": 0, "fraction": None}
+            for num in (None, n_ref):
+                turns, wall, lat = run_live(wave, ref, num)
+                live_spk = len({x.speaker for x in turns})
+                d = der_breakdown(ref, turns, f.collar) if n_ref > 1 else None
+                if d is not None:
+                    row["live_given" if num else "live_auto"] = d["der"]
+                    lat_all += lat if num else []
+                line += (f" live {'given' if num else 'auto '}: {fmt(d, live_spk) if d else f'{live_spk:3d}'}"
+                         f" RTF {wall / dur:5.2f} |")
+            rows.append(row)
+            print(line, flush=True)
+            continue
         spk = len({x.speaker for x in res.turns})
         frac = res.count.two_voice_fraction if res.count else None
         row = {"name": f.name, "use": f.use, "ref": n_ref, "spk": spk, "fraction": frac}
@@ -213,21 +229,26 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     print("\nsummary (two-or-more-person recordings; DER means over files):")
+
+    def mean(sel: list[dict], key: str) -> str:
+        vals = [r[key] for r in sel if key in r]
+        return f"{np.mean(vals):.3f}" if vals else "  -  "
+
     for use in ("tuned", "checked"):
         sel = [r for r in rows if r["use"] == use and r["ref"] > 1]
         if not sel:
             continue
         two = [r for r in sel if r["ref"] == 2]
-        merged = sum(r["spk"] < 2 for r in two)
-        within = sum(abs(r["spk"] - r["ref"]) <= 1 for r in sel if r["ref"] > 2)
-        many = sum(1 for r in sel if r["ref"] > 2)
-        line = (f"  {use:<7} n={len(sel):2d}  two-person merged into one: {merged} of {len(two)}"
-                f"  mean DER two-person auto {np.mean([r['der'] for r in two]) if two else float('nan'):.3f}"
-                f" given {np.mean([r['der_given'] for r in two]) if two else float('nan'):.3f}"
-                f"  3+ within one of the true count: {within} of {many}")
-        if not args.no_live and two:
-            line += (f"  live auto {np.mean([r['live_auto'] for r in two]):.3f}"
-                     f" given {np.mean([r['live_given'] for r in two]):.3f}")
+        line = f"  {use:<7} n={len(sel):2d}"
+        if not args.no_offline:
+            merged = sum(r["spk"] < 2 for r in two)
+            within = sum(abs(r["spk"] - r["ref"]) <= 1 for r in sel if r["ref"] > 2)
+            many = sum(1 for r in sel if r["ref"] > 2)
+            line += (f"  two-person merged into one: {merged} of {len(two)}  mean DER two-person auto"
+                     f" {mean(two, 'der')} given {mean(two, 'der_given')}"
+                     f"  3+ within one of the true count: {within} of {many}")
+        if not args.no_live:
+            line += f"  live two-person auto {mean(two, 'live_auto')} given {mean(two, 'live_given')}"
         print(line)
     singles = [r for r in rows if r["ref"] == 1]
     if singles:
