@@ -78,9 +78,9 @@ class DiarizationOptions:
     # (chunk, speaker) pairs embedded per forward pass; a multiple of 3 (speakers per chunk).
     embedding_batch_size: int = 24
     # Re-segmentation: inside each turn that overlaps no other, short windows (``reseg_window_s`` every
-    # ``reseg_hop_s``) are compared with the speakers' voiceprints, and a stretch that is clearly
-    # (``reseg_margin`` in cosine similarity) another speaker's for ``reseg_min_windows`` windows in a
-    # row is given to that speaker: a 10-s segmentation window that heard two voices as one is split.
+    # ``reseg_hop_s``) are compared with the speakers' voiceprints, and a stretch that is closer (by more
+    # than ``reseg_margin`` in cosine similarity) to another speaker's for ``reseg_min_windows`` windows
+    # in a row is given to that speaker: a 10-s segmentation window that heard two voices as one is split.
     resegment: bool = True
     reseg_window_s: float = 1.5
     reseg_hop_s: float = 0.5
@@ -300,8 +300,9 @@ def resegment(waveform: np.ndarray, result: DiarizationResult, options: Diarizat
     ends = starts + options.reseg_window_s
     out: list[Turn] = []
     turns = sorted(result.turns, key=lambda t: (t.start, t.end))
+    reach = np.maximum.accumulate([t.end for t in turns])  # latest end among turns[:i + 1]
     for i, turn in enumerate(turns):
-        overlapped = any(u.start < turn.end and u.end > turn.start for j, u in enumerate(turns) if j != i)
+        overlapped = (i > 0 and reach[i - 1] > turn.start) or (i + 1 < len(turns) and turns[i + 1].start < turn.end)
         inside = np.flatnonzero((starts >= turn.start - 1e-6) & (ends <= turn.end + 1e-6))
         if overlapped or turn.speaker not in speakers or len(inside) < options.reseg_min_windows:
             out.append(turn)
@@ -446,7 +447,7 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
             output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                               max_speakers=options.max_speakers, hook=hook)
         count = pipeline.clustering.last_count
-    result = _to_result(output.speaker_diarization, output.speaker_embeddings)
+    result = _to_result(output.speaker_diarization, output.speaker_embeddings, counted=count is not None)
     result.count = count
     if options.resegment:
         result.turns = resegment(audio, result, options)
@@ -459,12 +460,19 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
     return result
 
 
-def _to_result(annotation: Any, centroids: np.ndarray | None) -> DiarizationResult:
+def _to_result(annotation: Any, centroids: np.ndarray | None, counted: bool = False) -> DiarizationResult:
+    """Turns and voiceprints from pyannote's output. ``counted``: the number of speakers was estimated
+    here, so pyannote did not cap its frame-wise overlap count by it, and frames it counted as one voice
+    more than there are clusters come out under an extra label with a zero voiceprint (seen: 0.4 s as a
+    second speaker of a one-speaker recording); those are dropped."""
     labels = list(annotation.labels())
     segments = sorted(annotation.itertracks(yield_label=True), key=lambda x: (x[0].start, x[0].end))
     ids: dict[str, str] = {}
     turns: list[Turn] = []
     for segment, _track, label in segments:
+        index = labels.index(label)
+        if counted and centroids is not None and (index >= len(centroids) or not np.any(centroids[index])):
+            continue  # pyannote pads the voiceprints of such labels with zeros
         if label not in ids:
             ids[label] = f"S{len(ids) + 1}"
         turns.append(Turn(ids[label], float(segment.start), float(segment.end)))

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synth", type=int, default=3, help="older generated two-person dialogues in 'synth'")
     ap.add_argument("--no-live", action="store_true", help="offline diarizer only")
     ap.add_argument("--no-offline", action="store_true", help="live diarizer only")
-    ap.add_argument("--only", default="", help="only recordings whose name contains this")
+    ap.add_argument("--only", default="", help="only recordings whose name contains one of these (comma-separated)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="folder for generated dialogues (default: a temp folder)")
     args = ap.parse_args(argv)
@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     _models()
     print(f"models loaded in {time.perf_counter() - t:.1f} s")
     diarize(np.zeros(16000 * 2, np.float32) + 1e-4)  # warm-up (pyannote probes the embedding model)
-    items = [(f, n) for f, n in recordings(args.sets.split(","), out, args.synth) if args.only in f.name]
+    only = [x for x in args.only.split(",") if x]
+    items = [(f, n) for f, n in recordings(args.sets.split(","), out, args.synth)
+             if not only or any(x in f.name for x in only)]
 
     def fmt(b: dict, spk: int) -> str:
         return f"{b['der']:6.3f} {b['missed']:5.3f} {b['false_alarm']:5.3f} {b['confusion']:5.3f} {spk:3d}"

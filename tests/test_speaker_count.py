@@ -111,7 +111,7 @@ def test_tiny_input():
 # -- real voices ------------------------------------------------------------------------------------------
 # Files here were used to tune the count's constants (leave-one-out, docs/diarization.md): SNG0072 and
 # SNG1640 are the two calls that the old threshold gave one speaker; the bounds hold the fix.
-REAL_TWO = {"spokenwoz_SNG0072": 0.20, "spokenwoz_SNG1640": 0.20}  # DER bound, +-0.25-s collar
+REAL_TWO = {"spokenwoz_SNG0072": 0.18, "spokenwoz_SNG1640": 0.18}  # DER bound (measured 0.146, 0.144), +-0.25-s collar
 REAL_ONE = "spokenwoz_SNG1263"  # its first side alone: one speaker
 
 
@@ -153,3 +153,43 @@ def test_one_real_person_alone_is_one(real):
     _item, res = real["one"]
     assert len(res.speakers) == 1
     assert res.count is not None and not res.count.conversation
+
+
+# -- re-segmentation (analysis.diarization.resegment) on made-up window embeddings --------------------------
+def test_resegment_splits_a_turn_that_holds_two_voices(monkeypatch):
+    import analysis.diarization as diar
+    from analysis.diarization import DiarizationOptions, DiarizationResult, resegment
+    from analysis.timeline import Turn
+
+    a, b = np.eye(4)[0], np.eye(4)[1]
+    hop, win = 0.5, 1.5
+    starts = np.arange(0, 20 - win + 1e-9, hop)
+
+    def voice_at(t):  # B speaks about 10-14 s inside A's "turn"
+        return b if 10 <= t <= 12.5 else a
+
+    emb = np.stack([voice_at(t) for t in starts])
+    monkeypatch.setattr(diar, "window_embeddings", lambda w, ws, hs: (starts, emb))
+    result = DiarizationResult(turns=[Turn("S1", 0.0, 16.0), Turn("S2", 16.5, 19.0), Turn("S1", 18.5, 20.0)],
+                               embeddings={"S1": a, "S2": b})
+    out = resegment(np.zeros(16000 * 20, np.float32), result, DiarizationOptions())
+    s2 = [t for t in out if t.speaker == "S2"]
+    assert any(9.5 <= t.start <= 11.0 and 12.5 <= t.end <= 14.5 for t in s2), out  # the hidden voice
+    assert Turn("S2", 16.5, 19.0) in out and Turn("S1", 18.5, 20.0) in out  # overlapped: untouched
+    assert sum(t.end - t.start for t in out) == pytest.approx(16.0 + 2.5 + 1.5)  # no time lost or added
+
+
+def test_a_label_without_voiceprint_is_not_a_speaker():
+    """pyannote does not cap its overlap count by an estimated number of speakers; frames it counts as one
+    voice more than there are clusters come out under an extra label with a zero voiceprint."""
+    from pyannote.core import Annotation, Segment
+
+    from analysis.diarization import _to_result
+
+    ann = Annotation()
+    ann[Segment(0.0, 10.0), "a"] = "SPEAKER_00"
+    ann[Segment(4.0, 4.4), "b"] = "SPEAKER_01"
+    centroids = np.vstack([np.ones(192), np.zeros(192)])
+    counted = _to_result(ann, centroids, counted=True)
+    assert counted.speakers == ["S1"] and [(t.start, t.end) for t in counted.turns] == [(0.0, 10.0)]
+    assert _to_result(ann, centroids).speakers == ["S1", "S2"]  # a given count: pyannote's output as is
