@@ -112,9 +112,10 @@ def recordings(sets: list[str], out: Path, n_synth: int = 3):
 
 def leave_one_out(rows: list[dict]) -> None:
     """For each tuning file: the one-vs-many threshold re-derived from the other tuning files (midway
-    between the largest two-voice fraction of a one-speaker file and the smallest of a conversation),
-    and whether the file's decision would change."""
-    from analysis.speaker_count import TWO_VOICE_MIN_FRACTION
+    between the largest two-voice fraction of a one-speaker file whose voices form groups, i.e. that the
+    silhouette floor does not already settle, and the smallest of a conversation), and whether the
+    file's decision would change."""
+    from analysis.speaker_count import CONVERSATION_MIN_SILHOUETTE, TWO_VOICE_MIN_FRACTION
 
     tuned = [r for r in rows if r["use"] == "tuned" and r.get("fraction") is not None]
     if len(tuned) < 3:
@@ -123,12 +124,14 @@ def leave_one_out(rows: list[dict]) -> None:
     changed = 0
     for r in tuned:
         others = [o for o in tuned if o is not r]
-        one = [o["fraction"] for o in others if o["ref"] == 1]
+        one = [o["fraction"] for o in others if o["ref"] == 1 and o["grouped"] >= CONVERSATION_MIN_SILHOUETTE]
         many = [o["fraction"] for o in others if o["ref"] > 1]
         if not one or not many:
             continue
         thr = (max(one) + min(many)) / 2
-        now, loo = r["fraction"] >= TWO_VOICE_MIN_FRACTION, r["fraction"] >= thr
+        grouped = r["grouped"] >= CONVERSATION_MIN_SILHOUETTE
+        now = grouped and r["fraction"] >= TWO_VOICE_MIN_FRACTION
+        loo = grouped and r["fraction"] >= thr
         changed += now != loo
         print(f"  {r['name']:<40} fraction {r['fraction']:.2f}  threshold without it {thr:.2f}"
               f"  {'same decision' if now == loo else 'DECISION CHANGES'}")
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     from analysis.diarization import DiarizationOptions, _models, diarize
     from analysis.evaluation import der_breakdown, load_file
+    from analysis.speaker_count import GROUPS_UP_TO
     from analysis.timeline import read_rttm
 
     out = args.out or Path(tempfile.mkdtemp(prefix="attune-bench-diar-"))
@@ -200,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         spk = len({x.speaker for x in res.turns})
         frac = res.count.two_voice_fraction if res.count else None
-        row = {"name": f.name, "use": f.use, "ref": n_ref, "spk": spk, "fraction": frac}
+        grouped = max((v for k, v in res.count.silhouettes.items() if k <= GROUPS_UP_TO), default=-1.0) \
+            if res.count else -1.0
+        row = {"name": f.name, "use": f.use, "ref": n_ref, "spk": spk, "fraction": frac, "grouped": grouped}
         line = f"{f.name:<40} {f.use:<7} {dur:5.0f} {n_ref:3d} |"
         if n_ref > 1:
             b = der_breakdown(ref, res.turns, f.collar)
