@@ -31,7 +31,7 @@ from app.settings import (
     settings_path,
 )
 from audio.synth import demo_script, render
-from tests.ui_session import SPEED, scripted_controller
+from tests.ui_session import SPEED, scripted_controller, start_through_dialog
 from ui.main_window import MainWindow, documents_dir
 from ui.start_dialog import StartDialog
 
@@ -114,14 +114,7 @@ def test_session_json_records_the_transcript_answer(qtbot, dialogue, keep_transc
     configs: list = []
     win = make_window(qtbot, truth.turns, configs)
     try:
-        dialog = win.begin_session()
-        dialog.set_source(f"file:{wav}")
-        qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
-        if keep_transcript:
-            qtbot.mouseClick(dialog.keep_transcript_radio, Qt.MouseButton.LeftButton)
-        with qtbot.waitSignal(win.controller.ready, timeout=30_000):
-            qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        start_through_dialog(qtbot, win, wav, keep_transcript=keep_transcript)
         with qtbot.waitSignal(win.controller.finished, timeout=30_000) as finished:
             win.stop_session()
         folder = Path(finished.args[0].session_dir)
@@ -164,12 +157,7 @@ def test_restart_remembers_preferences_never_per_session_choices(qtbot, dialogue
     try:
         view = win.live_view
         for n in range(2):
-            dialog = win.begin_session()
-            dialog.set_source(f"file:{wav}")
-            qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
-            qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
-            with qtbot.waitSignal(win.controller.ready, timeout=30_000):
-                qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+            start_through_dialog(qtbot, win, wav)
             assert not view.transcript.isVisible(), f"session {n + 1}"
             qtbot.mouseClick(view.transcript_button, Qt.MouseButton.LeftButton)
             assert view.transcript.isVisible()

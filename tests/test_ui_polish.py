@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QSpinBox
 
 from analysis.timeline import Turn
 from audio.synth import demo_script, render
-from tests.ui_session import scripted_controller, voices_state
+from tests.ui_session import scripted_controller, start_through_dialog, voices_state
 from ui import theme as themes
 from ui.main_window import MainWindow
 from ui.start_dialog import METER_HINT, StartDialog
@@ -116,12 +116,7 @@ def test_summary_has_pace_tone_questions_silences_and_fits_four_voices(qtbot, fo
     qtbot.addWidget(window)
     window.show()
     try:
-        dialog = window.begin_session()
-        dialog.set_source(f"file:{wav}")
-        qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
-        with qtbot.waitSignal(window.controller.ready, timeout=30_000):
-            qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        start_through_dialog(qtbot, window, wav)
         qtbot.waitUntil(lambda: window.summary_dialog is not None, timeout=45_000)
         summary = window.summary_dialog
         assert window.stop_button.text() != "Saving…"

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from analysis.timeline import Turn
 from app.settings import Settings
 from audio.synth import demo_script, render
-from tests.ui_session import scripted_controller, voices_state
+from tests.ui_session import scripted_controller, start_through_dialog, voices_state
 from ui.cues import OTHERS_ID, CueModel, display_name
 from ui.main_window import MainWindow
 
@@ -108,12 +108,7 @@ def test_clicking_a_card_says_whose_voice_it_is_and_session_json_keeps_one_thera
     qtbot.addWidget(win)
     win.show()
     try:
-        dialog = win.begin_session()
-        dialog.set_source(f"file:{wav}")
-        qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
-        with qtbot.waitSignal(win.controller.ready, timeout=30_000):
-            qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        start_through_dialog(qtbot, win, wav)
         view = win.live_view
         qtbot.waitUntil(lambda: OTHERS_ID in view.cards and view.cues.people[-1:] != (), timeout=30_000)
         qtbot.waitUntil(lambda: "S3" in next(c for c in view.cues.cards if c.id == OTHERS_ID).members,

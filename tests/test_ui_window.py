@@ -19,6 +19,7 @@ from analysis.live import LiveOptions, LivePipeline
 from analysis.scripted_diarizer import ScriptedDiarizer
 from app.qt_worker import SessionConfig, SessionController
 from audio.synth import demo_script, render
+from tests.ui_session import start_through_dialog
 from ui.main_window import MainWindow
 from ui.widgets import BalanceBar
 
@@ -58,18 +59,6 @@ def window(qtbot, dialogue):
     yield win
     win.controller.shutdown()
     win.strip.close()
-
-
-def start_through_dialog(qtbot, win: MainWindow, wav: Path, keep_audio: bool = False,
-                         keep_transcript: bool = False) -> None:
-    dialog = win.begin_session()
-    dialog.set_source(f"file:{wav}")
-    qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
-    (dialog.keep_audio_radio if keep_audio else dialog.no_audio_radio).setChecked(True)
-    (dialog.keep_transcript_radio if keep_transcript else dialog.no_transcript_radio).setChecked(True)
-    with qtbot.waitSignal(win.controller.ready, timeout=30_000):
-        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
 
 
 def visible_texts(widgets) -> list[str]:
@@ -207,7 +196,8 @@ def test_closing_mid_session_saves(qtbot, window, dialogue):
     win = window
     win.file_speed = 1.0  # real time: the session is certainly still running when the window closes
     start_through_dialog(qtbot, win, wav, keep_audio=True)
-    qtbot.waitUntil(lambda: win.controller.latest is not None and win.controller.latest.t >= 2.0,
+    # past 2 s of audio (not at it: the recorder may hold exactly the 2.0 s the clock shows when it closes)
+    qtbot.waitUntil(lambda: win.controller.latest is not None and win.controller.latest.t >= 2.5,
                     timeout=20_000)
     with qtbot.waitSignal(win.session_saved, timeout=30_000) as saved:
         win.close()

@@ -23,6 +23,23 @@ class WordsTranscriber:
         return [Utterance("?", offset, offset + len(audio) / 16_000, "some spoken words")]
 
 
+def start_through_dialog(qtbot, win, wav, keep_audio: bool = False, keep_transcript: bool = False):
+    """Start a replayed session the way a clinician does: the recording as input, Next, consent to the
+    analysis, the audio and transcript answers, Start; returns once the pipeline is ready."""
+    from PySide6.QtCore import Qt
+
+    dialog = win.begin_session()
+    dialog.set_source(f"file:{wav}")
+    qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.consent_box, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.keep_audio_radio if keep_audio else dialog.no_audio_radio, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.keep_transcript_radio if keep_transcript else dialog.no_transcript_radio,
+                     Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(win.controller.ready, timeout=30_000):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    return dialog
+
+
 def scripted_controller(turns, configs: list | None = None) -> SessionController:
     """A controller whose pipeline takes its speakers from ``turns``; the configs it was given are
     appended to ``configs``."""
