@@ -20,6 +20,16 @@ def shared_audio() -> Path:
     return SHARED_AUDIO
 
 
+@pytest.fixture(scope="session")
+def dialogue(tmp_path_factory):
+    """The demo counselling dialogue (``audio.synth.demo_script(0)``, 84 s, two voices) rendered once for
+    the whole run: (wav path, truth). Tests only read it."""
+    from audio.synth import demo_script, render
+
+    wav = tmp_path_factory.mktemp("dialogue") / "demo0.wav"
+    return wav, render(demo_script(0), wav)
+
+
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory, monkeypatch):
     """Every test gets its own Attune data folder (settings, voiceprints, sessions)."""

@@ -28,15 +28,6 @@ from audio.sources import FileSource
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
-@pytest.fixture(scope="module")
-def dialogue(tmp_path_factory):
-    from audio.synth import demo_script, render
-
-    wav = tmp_path_factory.mktemp("live") / "demo.wav"
-    truth = render(demo_script(0), wav)
-    return wav, truth
-
-
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 

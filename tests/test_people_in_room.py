@@ -31,15 +31,6 @@ from ui.start_dialog import StartDialog
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
-@pytest.fixture(scope="module")
-def dialogue(tmp_path_factory):
-    from audio.synth import demo_script, render
-
-    wav = tmp_path_factory.mktemp("room") / "demo0.wav"
-    truth = render(demo_script(0), wav)
-    return wav, truth
-
-
 @pytest.fixture
 def built(monkeypatch, dialogue):
     """Replace the streaming diarizer with a scripted one; returns the options of each one built."""

@@ -24,14 +24,6 @@ from audio.sources import AudioSource
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
-@pytest.fixture(scope="module")
-def dialogue(tmp_path_factory):
-    from audio.synth import demo_script, render
-
-    wav = tmp_path_factory.mktemp("runner") / "demo0.wav"
-    return wav, render(demo_script(0), wav)
-
-
 class ScriptTranscriber:
     """Stands in for Whisper: a stretch of speech becomes the script's words spoken in it."""
 

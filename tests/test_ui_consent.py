@@ -30,17 +30,9 @@ from app.settings import (
     sessions_dir,
     settings_path,
 )
-from audio.synth import demo_script, render
 from tests.ui_session import SPEED, scripted_controller, start_through_dialog
 from ui.main_window import MainWindow, documents_dir
 from ui.start_dialog import StartDialog
-
-
-@pytest.fixture(scope="module")
-def dialogue(tmp_path_factory):
-    wav = tmp_path_factory.mktemp("consent") / "demo0.wav"
-    truth = render(demo_script(0), wav)
-    return wav, truth
 
 
 @pytest.fixture

@@ -11,17 +11,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from audio.synth import demo_script, render
 from tests.test_ui_window import visible_texts
 from tests.ui_session import SPEED, scripted_controller
 from ui.main_window import MainWindow
-
-
-@pytest.fixture(scope="module")
-def dialogue(tmp_path_factory):
-    wav = tmp_path_factory.mktemp("privacy") / "demo0.wav"
-    truth = render(demo_script(0), wav)
-    return wav, truth
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QPlainTextEdit
 from analysis.live import LiveOptions, LivePipeline
 from analysis.scripted_diarizer import ScriptedDiarizer
 from app.qt_worker import SessionConfig, SessionController
-from audio.synth import demo_script, render
 from tests.ui_session import start_through_dialog
 from ui.main_window import MainWindow
 from ui.widgets import BalanceBar
@@ -35,13 +34,6 @@ class WordsTranscriber:
         from analysis.timeline import Utterance
 
         return [Utterance("?", offset, offset + len(audio) / 16_000, "some spoken words")]
-
-
-@pytest.fixture(scope="module")
-def dialogue(tmp_path_factory):
-    wav = tmp_path_factory.mktemp("dialogue") / "demo0.wav"
-    truth = render(demo_script(0), wav)
-    return wav, truth
 
 
 @pytest.fixture
