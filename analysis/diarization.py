@@ -332,14 +332,11 @@ def resegment(waveform: np.ndarray, result: DiarizationResult, options: Diarizat
 def _merge_adjacent(turns: list[Turn]) -> list[Turn]:
     """Join a speaker's turns that touch (a split turn whose parts ended up with one speaker)."""
     out: list[Turn] = []
-    last: dict[str, int] = {}
     for t in turns:
-        j = last.get(t.speaker)
-        if j is not None and out[j].end >= t.start - 1e-6 and j == len(out) - 1:
-            out[j] = Turn(t.speaker, out[j].start, max(out[j].end, t.end))
-            continue
-        last[t.speaker] = len(out)
-        out.append(t)
+        if out and out[-1].speaker == t.speaker and out[-1].end >= t.start - 1e-6:
+            out[-1] = Turn(t.speaker, out[-1].start, max(out[-1].end, t.end))
+        else:
+            out.append(t)
     return out
 
 
