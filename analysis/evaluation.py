@@ -173,3 +173,28 @@ def turns_annotation(turns):
         if t.end > t.start:
             a[Segment(t.start, t.end), i] = t.speaker
     return a
+
+
+def call_channels(item: DiarizationFile) -> dict[str, tuple]:
+    """The two sides of a dev call, each one speaker alone, as ``{RTTM label: (samples, sample_rate)}``:
+    the channels of a stereo SpokenWOZ file (channel i is the i-th label in sorted order, as its README
+    verified) or an LCA call's ``_agent``/``_caller`` files. Original rate (8 kHz), float32."""
+    import numpy as np
+    import soundfile as sf
+
+    from analysis.timeline import read_rttm
+
+    folder = item.wav.parent
+    sides = sorted(folder.glob("*_agent.wav")) + sorted(folder.glob("*_caller.wav"))
+    if sides:
+        out = {}
+        for p in sides:
+            x, sr = sf.read(str(p), dtype="float32", always_2d=True)
+            out[p.stem.rsplit("_", 1)[-1]] = (x.mean(axis=1), sr)
+        return out
+    wav = next(p for p in sorted(folder.glob("*.wav")) if "derived" not in p.name)
+    x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
+    labels = sorted({t.speaker for t in read_rttm(item.rttm)})
+    if x.shape[1] != len(labels):
+        raise ValueError(f"{wav}: {x.shape[1]} channels for speakers {labels}")
+    return {lab: (np.ascontiguousarray(x[:, ch]), sr) for ch, lab in enumerate(labels)}
