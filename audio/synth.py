@@ -3,10 +3,17 @@
 A :class:`Script` lists who says what and how each line is placed on the timeline (a gap after the
 previous line, an overlap, a backchannel inside the other speaker's line, an interruption that makes
 the first speaker stop). :func:`render` speaks every line with the ``espeak-ng`` binary, trims
-espeak's leading and trailing silence so that the truth start/end are the real speech extents,
-resamples to 16 kHz with soxr, mixes the voices and writes ``<stem>.wav``, ``<stem>.truth.json`` and
-``<stem>.rttm``. The returned :class:`Truth` holds turns, utterances (with approximate word timings),
-events (interruption, backchannel, overlap, quick_response, silence) and per-speaker figures.
+espeak's leading and trailing silence, resamples to 16 kHz with soxr, places each line on its voice's
+own track, mixes the tracks and writes ``<stem>.wav``, ``<stem>.truth.json`` and ``<stem>.rttm``.
+
+The truth is what was rendered, not what the script meant: each speaker's speech intervals (the truth
+turns) are measured on that voice's own track before mixing (:func:`sounding`: 5-ms RMS envelope above
+:data:`TRIM_RMS`, pauses shorter than ``analysis.cue_reference.SEGMENT_BRIDGE_S`` bridged), and the events
+(interruption, backchannel, overlap, quick_response, silence) and talk times come from those intervals
+through the reference computation of the documented cue definitions (:mod:`analysis.cue_reference`),
+which shares nothing with the cue engine. The script's line kinds only place the lines.
+The returned :class:`Truth` also holds the utterances (with approximate word timings) and per-speaker
+words, pace and questions.
 
 Voices whose name starts with ``piper:`` are spoken by the Piper neural voice instead
 (:mod:`audio.voices`, which also holds a bank of held-out voices for :func:`heldout_dialogues`).
@@ -39,17 +46,16 @@ from analysis.timeline import Event, Turn, Utterance, Word, write_rttm
 if TYPE_CHECKING:
     from audio.synth_scripts import HeldoutDialogue
 
-SYNTH_VERSION = 2  # bump when the rendering changes (invalidates caches)
-TRUTH_SCHEMA = "attune.synth-truth/1"
+SYNTH_VERSION = 2  # bump when the rendering of a line changes (invalidates the line caches)
+TRUTH_VERSION = 2  # bump when the truth derived from a rendering changes (re-renders dialogues)
+TRUTH_SCHEMA = "attune.synth-truth/2"  # 2: turns are the rendered speech intervals, events the reference's
 SAMPLE_RATE = 16_000  # Hz
 LINE_KINDS = ("turn", "backchannel", "interruption")
-CUT_AFTER_S = 0.4  # the interrupted speaker stops this long after the interrupter's onset
+CUT_AFTER_S = 0.4  # placement: the interrupted speaker's audio is cut this long after the interrupter's onset
 CUT_FADE_S = 0.02  # fade-out at the cut, avoids a click
-SILENCE_MIN_S = 3.0  # truth "silence" events: no one speaking for at least this long
-OVERLAP_MIN_S = 0.1  # truth "overlap": simultaneous speech at least this long (not bc/interruption)
-QUICK_RESPONSE_S = 0.2  # truth "quick_response": a reply starting within this of the other's end
-TRIM_RMS = 0.004  # frame RMS (full scale 1.0) below which espeak output counts as silence
+TRIM_RMS = 0.004  # frame RMS (full scale 1.0) below which a voice counts as silent (trim and truth)
 TRIM_FRAME_S = 0.005
+SOUNDING_HOP_S = 0.001  # hop of the truth envelope (its window is TRIM_FRAME_S)
 PAUSE_MIN_S = 0.12  # internal pauses at least this long split a line into phrases (word timing)
 PEAK = 0.89  # mix normalised to this peak (about -1 dBFS)
 DEFAULT_BC_AT = 0.45  # fraction of the anchor line when ``at`` is None
@@ -104,7 +110,8 @@ class Script:
         raise KeyError(f"no voice for speaker {speaker!r}")
 
     def digest(self) -> str:
-        payload = json.dumps({"v": SYNTH_VERSION, "script": asdict(self)}, sort_keys=True)
+        payload = json.dumps({"v": SYNTH_VERSION, "truth": TRUTH_VERSION, "script": asdict(self)},
+                             sort_keys=True)
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
@@ -119,10 +126,10 @@ def _words(text: str) -> list[str]:
 @dataclass
 class Truth:
     duration: float
-    turns: list[Turn] = field(default_factory=list)
-    utterances: list[Utterance] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    talk_time: dict[str, float] = field(default_factory=dict)  # seconds of speech per speaker
+    turns: list[Turn] = field(default_factory=list)  # each voice's rendered speech intervals (sounding)
+    utterances: list[Utterance] = field(default_factory=list)  # one per line, placed extent
+    events: list[Event] = field(default_factory=list)  # the reference cues of the turns (cue_reference)
+    talk_time: dict[str, float] = field(default_factory=dict)  # seconds of rendered speech per speaker
     words: dict[str, int] = field(default_factory=dict)  # words spoken per speaker (cut lines: approx.)
     wpm: dict[str, float] = field(default_factory=dict)  # words per minute of speaking time
     questions: dict[str, int] = field(default_factory=dict)  # lines ending with "?"
@@ -136,6 +143,15 @@ class Truth:
 
     def events_of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]
+
+    def reference(self):
+        """The reference cues of the truth turns (:func:`analysis.cue_reference.reference_cues`): the
+        events above plus floor turns, response latencies, longest monologue, ..."""
+        from analysis.cue_reference import intervals_of, reference_cues
+
+        ivs = {s["id"]: [] for s in self.speakers} if self.speakers else {}
+        ivs.update(intervals_of(self.turns))
+        return reference_cues(ivs, self.duration)
 
     def to_dict(self) -> dict[str, Any]:
         r = lambda x: round(float(x), 4)  # noqa: E731
@@ -345,27 +361,47 @@ def _place(script: Script, clips: Sequence[np.ndarray], sr: int) -> list[_Placed
     return placed
 
 
-def _silences(turns: Sequence[Turn], duration: float, min_s: float) -> list[Event]:
-    out, t = [], 0.0
-    for tr in sorted(turns, key=lambda t: t.start):
-        if tr.start - t >= min_s:
-            out.append(Event("silence", t, tr.start))
-        t = max(t, tr.end)
-    if duration - t >= min_s:
-        out.append(Event("silence", t, duration))
-    return out
+def sounding(track: np.ndarray, sr: int, threshold: float = TRIM_RMS,
+             bridge_s: float | None = None) -> list[tuple[float, float]]:
+    """Where one voice's own track sounds: ``TRIM_FRAME_S`` RMS windows every ``SOUNDING_HOP_S`` above
+    ``threshold`` (the level :func:`speak` trims at), pauses shorter than ``bridge_s`` (default: the
+    reference's segment bridge) closed. Seconds from the track's start."""
+    from analysis.cue_reference import SEGMENT_BRIDGE_S, bridge, runs
+
+    win, hop = max(1, int(round(TRIM_FRAME_S * sr))), max(1, int(round(SOUNDING_HOP_S * sr)))
+    if len(track) < win:
+        return []
+    c = np.concatenate([[0.0], np.cumsum(np.asarray(track, dtype=np.float64) ** 2)])
+    starts = np.arange(0, len(track) - win + 1, hop)
+    rms = np.sqrt(np.maximum(c[starts + win] - c[starts], 0.0) / win)
+    ivs = bridge(runs(rms > threshold, hop / sr, win / sr), SEGMENT_BRIDGE_S if bridge_s is None else bridge_s)
+    return [(round(a, 4), round(b, 4)) for a, b in ivs]  # as stored in the truth file (0.1 ms)
 
 
-def _truth(script: Script, placed: list[_Placed], duration: float, sr: int) -> Truth:
-    turns, utts, events = [], [], []
+def _tracks(script: Script, placed: list[_Placed], n: int, sr: int) -> dict[str, np.ndarray]:
+    """Each voice's own track (its placed lines, before gain and mixing)."""
+    tracks = {v.id: np.zeros(n, dtype=np.float32) for v in script.voices}
+    for p in placed:
+        i = int(round(p.start * sr))
+        seg = p.audio[: max(0, n - i)]
+        tracks[p.line.speaker][i: i + len(seg)] += seg
+    return tracks
+
+
+def _truth(script: Script, placed: list[_Placed], tracks: dict[str, np.ndarray], duration: float,
+           sr: int) -> Truth:
+    from analysis.cue_reference import reference_cues
+
     ids = [v.id for v in script.voices]
-    talk = dict.fromkeys(ids, 0.0)
+    intervals = {sp: sounding(tracks[sp], sr) for sp in ids}
+    ref = reference_cues(intervals, duration)
+    turns = sorted((Turn(sp, a, b) for sp, ivs in intervals.items() for a, b in ivs),
+                   key=lambda t: (t.start, t.speaker))
+    utts = []
     words = dict.fromkeys(ids, 0)
     questions = dict.fromkeys(ids, 0)
     for p in placed:
         sp = p.line.speaker
-        turns.append(Turn(sp, p.start, p.end))
-        talk[sp] += p.end - p.start
         full = speak(script.voice(sp), p.line.text, sr)
         wt = [(p.start + a, p.start + b, w) for a, b, w in word_timings(p.line.text, full, sr)]
         kept = [w for w in wt if (w[0] + w[1]) / 2 <= p.end + 1e-6]  # a cut keeps words half spoken
@@ -375,23 +411,10 @@ def _truth(script: Script, placed: list[_Placed], duration: float, sr: int) -> T
         questions[sp] += int(not cut and p.line.text.rstrip().endswith("?"))
         utts.append(Utterance(sp, p.start, p.end, text,
                               tuple(Word(a, min(b, p.end), w, 1.0) for a, b, w in kept)))
-        if p.anchor is None:
-            continue
-        a = placed[p.anchor]
-        if p.line.kind in ("backchannel", "interruption"):
-            events.append(Event(p.line.kind, p.start, min(p.end, a.end), sp, a.line.speaker))
-        elif a.line.speaker != sp:
-            if min(p.end, a.end) - p.start >= OVERLAP_MIN_S:
-                events.append(Event("overlap", p.start, min(p.end, a.end), sp, a.line.speaker))
-            if p.start <= a.end + QUICK_RESPONSE_S:
-                events.append(Event("quick_response", min(p.start, a.end), max(p.start, a.end), sp,
-                                    a.line.speaker))
-    events.extend(_silences(turns, duration, SILENCE_MIN_S))
-    events.sort(key=lambda e: (e.start, e.kind))
-    turns.sort(key=lambda t: (t.start, t.speaker))
     utts.sort(key=lambda u: (u.start, u.speaker))
+    talk = dict(ref.talk_time)
     wpm = {k: (60.0 * words[k] / talk[k] if talk[k] > 0 else 0.0) for k in ids}
-    return Truth(duration, turns, utts, events, talk, words, wpm, questions,
+    return Truth(duration, turns, utts, list(ref.events), talk, words, wpm, questions,
                  [asdict(v) for v in script.voices], script.digest())
 
 
@@ -422,16 +445,15 @@ def render(script: Script, wav_path: str | os.PathLike, sample_rate: int = SAMPL
     placed = _place(script, clips, sample_rate)
     duration = max(p.end for p in placed) + script.tail
     n = int(round(duration * sample_rate))
+    tracks = _tracks(script, placed, n, sample_rate)
     mix = np.zeros(n, dtype=np.float32)
-    for p in placed:
-        i = int(round(p.start * sample_rate))
-        seg = p.audio[: max(0, n - i)] * np.float32(10 ** (script.voice(p.line.speaker).gain_db / 20))
-        mix[i: i + len(seg)] += seg
+    for v in script.voices:
+        mix += tracks[v.id] * np.float32(10 ** (v.gain_db / 20))
     peak = float(np.max(np.abs(mix))) if n else 0.0
     if peak > 0:
         mix *= np.float32(PEAK / peak)
     duration = n / sample_rate
-    truth = _truth(script, placed, duration, sample_rate)
+    truth = _truth(script, placed, tracks, duration, sample_rate)
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(wav_path), mix, sample_rate, subtype="PCM_16")
     write_rttm(truth.turns, rttm_path, wav_path.stem)
@@ -466,7 +488,7 @@ def heldout_dialogues(out_dir: str | os.PathLike, n: int = 6, seed: int = 1000) 
 
 
 __all__ = ["Line", "Script", "Truth", "Voice", "count_words", "demo_script", "heldout_dialogues",
-           "random_script", "render", "speak", "word_timings"]
+           "random_script", "render", "sounding", "speak", "word_timings"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
