@@ -1,5 +1,5 @@
 """Live transcription off the capture thread: :class:`Segment` (speech to transcribe) and :class:`AsrWorker`
-(its own thread, a bounded queue that drops the oldest, batched recogniser calls). Never logs text."""
+(its own thread, a queue that never drops, batched recogniser calls). Never logs text."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from analysis.timeline import Utterance, Word
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000  # Hz
-DROP_LOG_EVERY_S = 10.0  # seconds between two "dropped" log lines (the count is always exact)
+BEHIND_WARN_S = 30.0  # seconds of speech waiting for transcription that make a "behind" warning
+BEHIND_LOG_EVERY_S = 10.0  # seconds (wall) between two "behind" log lines
 MAX_BATCH_S = 25.0  # seconds of waiting speech transcribed in one recogniser call when behind
 BATCH_GAP_S = 0.5  # seconds of silence between the pieces of a batch
 
@@ -34,10 +35,14 @@ class Segment:
 
 
 class AsrWorker:
-    """Transcribes :class:`Segment` objects on its own thread; never blocks the submitter.
+    """Transcribes :class:`Segment` objects on its own thread, every one and in the order submitted.
 
-    At most ``maxlen`` segments wait; submitting another drops the OLDEST waiting one (counted in
-    ``dropped`` and logged with its times, never its text).
+    Nothing is ever dropped for being late: when the recogniser falls behind (the catch-up on audio
+    buffered while the models loaded, a slow machine) the waiting segments are transcribed in bigger
+    batches (``MAX_BATCH_S``), and a backlog of more than ``BEHIND_WARN_S`` of speech is logged (times
+    only, never text). ``submit`` never blocks, except with ``backpressure`` (file replay, catch-up):
+    then it waits while ``maxlen`` segments are waiting. ``dropped`` counts the segments still waiting
+    when the worker is stopped (``stop()`` after a ``drain`` that timed out): never transcribed.
     """
 
     def __init__(self, options: Any, maxlen: int = 8, transcriber: Any = None, backpressure: bool = False) -> None:
@@ -45,18 +50,18 @@ class AsrWorker:
 
         self.transcriber = transcriber if transcriber is not None else Transcriber(options)
         self.maxlen = max(1, maxlen)
-        self.backpressure = backpressure  # file replay only: submit() waits instead of dropping
+        self.backpressure = backpressure  # file replay, catch-up: submit() waits while maxlen are waiting
         self._todo: deque[Segment] = deque()
         self._done: deque[tuple[Segment, list[Utterance]]] = deque()
         self._cv = threading.Condition()
-        self._busy = False
+        self._in_batch = 0  # segments in the batch being transcribed
         self._stop = False
-        self.dropped = 0
+        self.dropped = 0  # segments never transcribed (still waiting when the worker was stopped)
         self.failed = 0
         self.busy_s = 0.0  # seconds spent transcribing
         self.audio_s = 0.0  # seconds of audio transcribed
         self.calls = 0  # recogniser calls (a batch is one call)
-        self._last_drop_log: float | None = None
+        self._last_behind_log: float | None = None
         self._thread = threading.Thread(target=self._run, name="attune-asr", daemon=True)
 
     def start(self) -> None:
@@ -64,21 +69,27 @@ class AsrWorker:
 
     @property
     def backlog(self) -> int:
+        """Segments waiting (not counting a batch being transcribed)."""
         return len(self._todo)
+
+    @property
+    def pending(self) -> int:
+        """Segments submitted and not yet transcribed (waiting or in the batch being transcribed)."""
+        with self._cv:
+            return len(self._todo) + self._in_batch
 
     def submit(self, seg: Segment) -> None:
         with self._cv:
             while self.backpressure and len(self._todo) >= self.maxlen and self._thread.is_alive():
                 self._cv.wait(0.5)
             self._todo.append(seg)
-            while len(self._todo) > self.maxlen:
-                old = self._todo.popleft()
-                self.dropped += 1
-                now = time.monotonic()
-                if self._last_drop_log is None or now - self._last_drop_log >= DROP_LOG_EVERY_S:  # every drop is counted; logs are paced
-                    self._last_drop_log = now
-                    log.warning("transcription fell behind: dropped the utterance at %.1f-%.1f s "
-                                "(%d dropped so far)", old.start, old.end, self.dropped)
+            waiting_s = sum(s.end - s.start for s in self._todo)
+            now = time.monotonic()
+            if waiting_s > BEHIND_WARN_S and (self._last_behind_log is None
+                                              or now - self._last_behind_log >= BEHIND_LOG_EVERY_S):
+                self._last_behind_log = now
+                log.warning("transcription is behind: %d utterances (%.0f s of speech, from %.1f s) waiting",
+                            len(self._todo), waiting_s, self._todo[0].start)
             self._cv.notify_all()
 
     def _run(self) -> None:
@@ -98,7 +109,7 @@ class AsrWorker:
                     seg = self._todo.popleft()
                     batch.append(seg)
                     total += BATCH_GAP_S + seg.end - seg.start
-                self._busy = True
+                self._in_batch = len(batch)
             t = time.perf_counter()
             try:
                 results = self._transcribe(batch)
@@ -112,7 +123,7 @@ class AsrWorker:
             self.calls += 1
             with self._cv:
                 self._done.extend(results)
-                self._busy = False
+                self._in_batch = 0
                 self._cv.notify_all()
 
     def _transcribe(self, batch: list[Segment]) -> list[tuple[Segment, list[Utterance]]]:
@@ -159,7 +170,7 @@ class AsrWorker:
         """Wait until every submitted segment is transcribed; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._cv:
-            while (self._todo or self._busy) and self._thread.is_alive():
+            while (self._todo or self._in_batch) and self._thread.is_alive():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     log.warning("transcription did not finish in %.0f s: %d utterances left",
@@ -169,9 +180,14 @@ class AsrWorker:
         return True
 
     def stop(self) -> None:
+        """Stop after the batch in progress; segments still waiting are never transcribed (``dropped``)."""
         with self._cv:
             self._stop = True
-            self._todo.clear()
+            if self._todo:
+                self.dropped += len(self._todo)
+                log.warning("transcription stopped with %d utterances (%.1f-%.1f s) not transcribed",
+                            len(self._todo), self._todo[0].start, self._todo[-1].end)
+                self._todo.clear()
             self._cv.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=30)

@@ -3,9 +3,10 @@
 :class:`LivePipeline` is step-wise and Qt-free: a capture thread (any driver) calls ``process(block)``
 for each :class:`~audio.sources.AudioBlock`; every call updates the state and publishes an immutable
 :class:`~analysis.session_state.SessionState` that any thread reads with ``state()``. Utterances are
-transcribed on a worker thread with a bounded queue: when it falls behind, the OLDEST waiting work is
-dropped, counted (``asr_dropped``) and logged (times only, never text). ``finish()`` drains the work
-and returns a :class:`~analysis.timeline.Timeline` with the same schema as ``analyze_file``.
+transcribed on a worker thread, every one and in order (behind, it catches up in bigger batches); only
+what still waits when ``finish()`` times out is lost, counted (``asr_dropped``) and logged (times only,
+never text). ``finish()`` drains the work and returns a :class:`~analysis.timeline.Timeline` with the
+same schema as ``analyze_file``.
 
 Speakers: a streaming diarizer (``process(samples) -> [Turn]``, ``flush()``, ``reset()``, a current
 speaker) plugs in through ``diarizer=``; without one every speech region is a turn of ``"S1"``.
@@ -60,7 +61,7 @@ class LiveOptions:
     """Options of the live pipeline.
 
     transcribe: run transcription (off: a "no transcript" consent, or no model).
-    asr_queue: utterances waiting for transcription before the oldest is dropped.
+    asr_queue: utterances waiting for transcription before ``submit`` waits (with backpressure only).
     diarize: plug in :mod:`analysis.streaming_diarization` when it is available.
     max_segment_s: long speech is transcribed in pieces of at most this many seconds.
     torch_threads: intra-op threads of torch (the streaming diarizer). Transcription and diarization

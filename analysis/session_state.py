@@ -59,7 +59,7 @@ class SessionState:
     level_dbfs: float = -100.0
     overflows: int = 0
     lost_s: float = 0.0  # seconds of input replaced by silence (overflow, device gap)
-    asr_dropped: int = 0  # utterances never transcribed because the worker fell behind
+    asr_dropped: int = 0  # utterances never transcribed (still waiting when the session's end timed out)
     latency: Latency = field(default_factory=Latency)
     error: str | None = None  # a one-line device message while capture is interrupted
     no_input_s: float = 0.0  # seconds the input has delivered only digital silence, or nothing at all
