@@ -12,7 +12,8 @@ A session folder holds:
   crash), consent flags, start time, the recording process id, and what the caller adds (e.g.
   ``people_in_room``: who the clinician said is in the room, see :func:`people_in_room`).
 
-In "no audio kept" mode (consent) only the event log and the session description are written.
+In "no audio kept" mode (consent) only the event log and the session description are written. The
+folder is private (0700) and so is every file written in it (0600).
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class Recorder:
     def __init__(self, session_dir: str | Path, keep_audio: bool = True, keep_transcript: bool = True,
                  sample_rate: int = TARGET_SR, meta: Mapping[str, Any] | None = None) -> None:
         self.dir = Path(session_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.dir, 0o700)  # private whatever the umask, and if it existed already
         if (self.dir / SESSION_NAME).exists():
             raise FileExistsError(f"{self.dir}: already holds a session")
         self.keep_audio = keep_audio

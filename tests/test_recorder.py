@@ -150,3 +150,40 @@ def test_kill_9_loses_at_most_2_s(tmp_path, shared_audio):
     tl = Timeline.load(out / TIMELINE_NAME)
     assert tl.turns and all(t.end <= got + 0.5 for t in tl.turns)  # the turns logged before the kill
     assert read_session(out)["status"] == "recovered"
+
+
+@pytest.mark.parametrize("keep_audio", [True, False])
+def test_session_folder_is_0700_and_its_files_0600(tmp_path, keep_audio):
+    """The folder of a session is private (0700), whatever the umask, and so is everything in it,
+    after recording, closing, recovery and the note (issue 11, point 10)."""
+    import stat
+
+    from app.session_folder import save_after_session
+
+    old = os.umask(0o022)  # a usual umask: without an explicit mode, folders come out 0755
+    try:
+        d = tmp_path / "sessions" / "2024-01-01_120000"
+        rec = Recorder(d, keep_audio=keep_audio)
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+        rec.write(_noise(0.5))
+        rec.log_record("turn", Turn("S1", 0.1, 0.4))
+        rec.close()
+        recover(d)  # writes timeline.json
+        save_after_session(d, "a private note", {"S1": "therapist"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    files = sorted(p.name for p in d.iterdir())
+    assert files == sorted([EVENTS_NAME, "note.txt", "session.json", TIMELINE_NAME]
+                           + ([AUDIO_NAME] if keep_audio else []))
+    assert {p.name: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in d.iterdir()} == {n: "0o600" for n in files}
+
+
+def test_an_existing_session_folder_is_made_private(tmp_path):
+    import stat
+
+    d = tmp_path / "s"
+    d.mkdir(mode=0o755)
+    os.chmod(d, 0o755)
+    Recorder(d).close()
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
