@@ -10,6 +10,11 @@ Accuracy: generated dialogues (``audio/synth.py``) scored against their exact tr
 and words from the truth; with ``--pipeline`` also with the words of the real transcription
 (``analyze_file``) on the truth turns, and with the pipeline's own turns when it finds >= 2 speakers;
 with ``--diarize`` the turns of ``analysis.diarization.diarize`` and the transcription's words.
+The truth is what was rendered: each voice's speech intervals measured on its own track, their cues
+computed by the reference computation of docs/cues.md (``analysis/cue_reference.py``), which shares no
+code or thresholds with the engine. On the truth turns the scores therefore say whether the engine
+computes the documented definitions; on the pipeline's turns, how accurate the cues are. Real calls:
+``bench/bench_cues_real.py``.
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ def score(truth: Truth, turns, utts, duration) -> dict[str, object]:
                    for sp in truth.wpm if truth.words[sp] >= 30), default=0.0)
     return {"int": match(inter, truth.events_of("interruption")),
             "bc": match([e for e in ev if e.kind == "backchannel"], bcs), "bc_as_int": bc_as_int,
+            "qr": match([e for e in ev if e.kind == "quick_response"], truth.events_of("quick_response")),
             "share_pp": 100 * share_err, "wpm_pct": 100 * wpm_err, "sil": (sil_found, len(sil))}
 
 
@@ -137,7 +143,7 @@ def pr(c: tuple[int, int, int]) -> str:
 
 
 def row(name: str, source: str, s: dict) -> str:
-    return (f"{name:8s} {source:22s} {pr(s['int']):>16s} {pr(s['bc']):>16s} {s['bc_as_int']:>5d} "
+    return (f"{name:8s} {source:22s} {pr(s['int']):>16s} {pr(s['bc']):>16s} {pr(s['qr']):>16s} {s['bc_as_int']:>5d} "
             f"{s['share_pp']:8.2f} {s['wpm_pct']:8.1f} {s['sil'][0]:>4d}/{s['sil'][1]}")
 
 
@@ -159,7 +165,7 @@ def main() -> int:
     bench_cost(*rendered["demo"])
 
     print(f"\naccuracy vs truth (events match within {MATCH_S} s; P/R (n truth))")
-    print(f"{'dialogue':8s} {'turns / words':22s} {'interruptions':>16s} {'backchannels':>16s} "
+    print(f"{'dialogue':8s} {'turns / words':22s} {'interruptions':>16s} {'backchannels':>16s} {'quick resp.':>16s} "
           f"{'bc→int':>5s} {'share pp':>8s} {'wpm %':>8s} {'silences':>9s}")
     for name, (wav, truth) in rendered.items():
         print(row(name, "truth / truth", score(truth, truth.turns, truth.utterances, truth.duration)))

@@ -1,8 +1,11 @@
 """The cue engine against the exact truth of generated dialogues (espeak-ng voices).
 
-Three levels: truth turns alone; truth turns with the real transcription (analyze_file's words); and
-the real pipeline's own turns (audio -> VAD -> diarization -> transcription -> cues), which needs a
-timeline with at least two speakers (skipped, with the reason, while the pipeline has no diarization).
+The truth is what was rendered: each voice's speech intervals measured on its own track, and the cues
+of those intervals by the reference computation of docs/cues.md (``analysis/cue_reference.py``), which
+shares no code or threshold object with the engine (``audio/synth.py``). Three levels: truth turns alone
+(does the engine compute the documented definitions?); truth turns with the real transcription
+(analyze_file's words); and the real pipeline's own turns (audio -> VAD -> diarization -> transcription
+-> cues; a timeline with fewer than two speakers is a diarization failure and fails the test).
 """
 
 from __future__ import annotations
@@ -103,16 +106,27 @@ def check_events(name, events, truth, counts):
 
 
 def test_cues_on_truth_turns(dialogues):
-    counts = {"interruption": [], "backchannel": []}
+    """Fed the rendered intervals, the engine finds the reference's events and figures."""
+    counts = {"interruption": [], "backchannel": [], "quick_response": []}
     for name, (_, truth) in dialogues.items():
+        ref = truth.reference()
+        assert [(e.kind, e.start, e.by) for e in ref.events] == [(e.kind, e.start, e.by) for e in truth.events]
         m, events = compute_cues(truth.turns, truth.utterances, truth.duration)
         check_events(name, events, truth, counts)
+        counts["quick_response"].append(match([e for e in events if e.kind == "quick_response"],
+                                              truth.events_of("quick_response")))
+        assert m.session["overlaps"] == ref.overlaps, name
         for sp, share in truth.talk_share.items():
             assert m.speakers[sp]["talk_share"] == pytest.approx(share, abs=0.005), (name, sp)
-            assert m.speakers[sp]["wpm"] == pytest.approx(truth.wpm[sp], rel=0.01), (name, sp)
+            # 2 %: the truth's word timings are approximate (spread over the line when its phrases and
+            # voiced runs do not pair up), so a word can sit in a pause where the other speaker's
+            # backchannel is, and go to them (r1: S2's "quiet." over S1's "right", 2 of 127 words)
+            assert m.speakers[sp]["wpm"] == pytest.approx(truth.wpm[sp], rel=0.02), (name, sp)
             assert m.speakers[sp]["questions"] == truth.questions[sp], (name, sp)
-        longest = max(t.end - t.start for t in truth.turns)
-        assert max(s["longest_monologue"] for s in m.speakers.values()) >= longest - 1e-3
+            assert m.speakers[sp]["turns"] == ref.turns(sp), (name, sp)
+            assert m.speakers[sp]["longest_monologue"] == pytest.approx(ref.longest_monologue(sp), abs=1e-3)
+            lat = ref.response_latency_median(sp)
+            assert m.speakers[sp]["response_latency_median"] == (None if lat is None else pytest.approx(lat, abs=1e-3))
     for kind, c in counts.items():
         p, r, n = prf(c)
         assert n >= 5, kind  # the dialogues really contain these events
@@ -173,9 +187,7 @@ def _union(turns):
 def test_through_the_real_pipeline(dialogues, analysed):
     """audio -> VAD -> diarization -> transcription -> cues, against the truth (issue 4 targets)."""
     single = [n for n in TRANSCRIBED if len({t.speaker for t in analysed[n].timeline.turns}) < 2]
-    if single:
-        pytest.skip(f"analyze_file gave fewer than 2 speakers for {single}: diarization is not in the "
-                    "pipeline yet (the cue engine is checked on truth turns above)")
+    assert not single, f"analyze_file found fewer than 2 speakers in {single}: diarization failed"
     counts = {"interruption": [], "backchannel": []}
     for name in TRANSCRIBED:
         path, truth = dialogues[name]
