@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from analysis.latency import LatencyStats
@@ -23,6 +24,9 @@ CUE_FIELDS = {"interruptions_made": "interruptions_made", "interruptions_receive
               "backchannels": "backchannels", "quick_responses": "quick_responses",
               "pace_rel": "wpm_rel",  # recent words per minute / own median per turn (1.0 = usual)
               "tone_rel": "pitch_median_rel_st"}  # recent median pitch vs own baseline, semitones
+# The live recogniser drops the "?" of about one question in three (docs/live.md: 25 of 36 kept), so the
+# live transcript's punctuation is not trusted to mark questions: their wording counts too.
+LIVE_PUNCTUATED = False
 
 
 def _event_key(e: Event) -> tuple:
@@ -36,11 +40,16 @@ class CueAdapter:
     events found since the last call) and ``fields()`` (the cue fields of
     :class:`~analysis.session_state.SessionState` from the latest snapshot). The snapshot is recomputed
     when something changed, at most every ``CUE_EVERY_S``. ``final()`` runs the batch computation.
+    ``sync()`` waits until everything queued so far is in a snapshot. Options whose ``punctuated`` is
+    None (judged from the text) get ``LIVE_PUNCTUATED``.
     """
 
     def __init__(self, options: Any = None, audio: Any = None) -> None:
         self.options = options
         self.engine = None
+        self._queued = 0  # turns/utterances queued (capture thread)
+        self._done = 0  # ... of which the latest snapshot includes (cue thread)
+        self._synced = threading.Condition()
         self._fields: dict[str, Any] = {}
         self._seen: set[tuple] = set()
         self._inbox: deque[tuple[str, Any]] = deque()
@@ -57,6 +66,10 @@ class CueAdapter:
             return
         self.module = cues
         try:
+            options = options if options is not None else cues.CueOptions()
+            if options.punctuated is None:
+                options = replace(options, punctuated=LIVE_PUNCTUATED)
+            self.options = options
             self.engine = cues.CueEngine(options, audio)
         except Exception as exc:
             log.error("the cue engine could not start: %s", exc)
@@ -66,13 +79,24 @@ class CueAdapter:
 
     def add_turn(self, turn: Turn) -> None:
         if self.engine is not None:
+            self._queued += 1
             self._inbox.append(("turn", turn))
             self._wake.set()
 
     def add_utterance(self, utt: Utterance) -> None:
         if self.engine is not None:
+            self._queued += 1
             self._inbox.append(("utterance", utt))
             self._wake.set()
+
+    def sync(self, timeout: float = 30.0) -> bool:
+        """Wait until every turn and utterance queued so far is in a published snapshot (``fields()``);
+        False if that took longer than ``timeout`` s or the cue thread is not running."""
+        target = self._queued
+        with self._synced:
+            return self._synced.wait_for(
+                lambda: self._done >= target or self._thread is None or not self._thread.is_alive(),
+                timeout) and self._done >= target
 
     def refresh(self, now: float) -> list[Event]:
         self._now = now
@@ -88,6 +112,7 @@ class CueAdapter:
         from analysis.session_state import frozen_map
 
         last = 0.0  # seconds the previous snapshot took
+        taken = 0  # records added to the engine since the last published snapshot
         while not self._stop:
             self._wake.wait()
             if self._stop:
@@ -98,6 +123,7 @@ class CueAdapter:
             while self._inbox:
                 kind, rec = self._inbox.popleft()
                 (self.engine.add_turn if kind == "turn" else self.engine.add_utterance)(rec)
+                taken += 1
             self.engine.advance(self._now)
             t = time.perf_counter()
             try:
@@ -114,12 +140,17 @@ class CueAdapter:
                 if e.kind != "silence" and _event_key(e) not in self._seen:
                     self._seen.add(_event_key(e))
                     self._new.append(e)
+            with self._synced:
+                self._done, taken = self._done + taken, 0
+                self._synced.notify_all()
 
     def stop(self) -> None:
         self._stop = True
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with self._synced:
+            self._synced.notify_all()
 
     def final(self, turns: Sequence[Turn], utterances: Sequence[Utterance], duration: float,
               audio: Any = None) -> tuple[Metrics | None, list[Event]]:

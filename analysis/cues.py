@@ -15,6 +15,8 @@ part, tone, is measured once per turn and cached.
 from __future__ import annotations
 
 import bisect
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import takewhile
@@ -26,6 +28,8 @@ import numpy as np
 from analysis import prosody, questions
 from analysis.attribution import WORD_TOLERANCE_S, TurnIndex
 from analysis.timeline import Event, Metrics, Turn, Utterance, Word
+
+log = logging.getLogger(__name__)
 
 AudioReader = Callable[[float, float], np.ndarray]  # read(start_s, end_s) -> 16 kHz mono float32
 EVENT_KINDS = ("interruption", "backchannel", "overlap", "silence", "quick_response")
@@ -57,6 +61,9 @@ class CueOptions:
     min_turn_s: float = MIN_TURN_S  # shorter segments are fragments: talk time and words only
     response_min_turn_s: float = MIN_RESPONSE_TURN_S  # both turns of a response last at least this
     pace_min_words: int = 3  # per-turn pace only for turns with at least this many words
+    # the transcript's "?" marks its questions (True), or not (False: a sentence opening with a question
+    # word counts too; the live recogniser drops "?"), or None: judged per utterance from its own text
+    punctuated: bool | None = None
     tone: bool = True  # measure pitch/loudness when audio is given
     tone_min_clean_s: float = 0.1  # un-overlapped stretches shorter than this are not measured
     prosody: prosody.ProsodyOptions = field(default_factory=prosody.ProsodyOptions)
@@ -130,6 +137,9 @@ class CueEngine:
         self._utts: list[Utterance] = []
         self._tone_cache: dict[tuple, prosody.Frames] = {}
         self._word_cache: dict[int, tuple] = {}  # id(utterance) -> (utterance, nearby segments, result)
+        self._syllables: dict[int, int] = {}  # id(word) -> syllables, for the snapshot being computed
+        self._tone_failed: dict[tuple, str] = {}  # turn key -> error, for the snapshot being computed
+        self._tone_logged: set[str] = set()
 
     # -- feeding -----------------------------------------------------------------------------------
     def add_speaker(self, speaker: str) -> None:
@@ -167,6 +177,7 @@ class CueEngine:
         turns reaching outside ``[0, duration]`` are clipped to it.
         """
         o = self.options
+        self._tone_failed = {}
         dur = max(0.0, float(self.now if duration is None else duration))
         segs = sorted({_Seg(t.speaker, max(0.0, float(t.start)), min(float(t.end), dur))
                        for t in self._turns}, key=lambda s: (s.start, s.end, s.speaker))
@@ -176,7 +187,7 @@ class CueEngine:
         for i, s in enumerate(segs):
             by_sp.setdefault(s.speaker, []).append(i)
         speakers = list(by_sp)
-        assigned, sentences = self._assign_words(segs)
+        assigned, sentence_kinds = self._assign_words(segs)
         seg_words: list[list[Word]] = [[] for _ in segs]
         for w, i in assigned:
             seg_words[i].append(w)
@@ -205,7 +216,7 @@ class CueEngine:
         for sp in speakers:
             per_sp[sp] = self._speaker_metrics(sp, segs, by_sp[sp], bc, floors, seg_words, turn_cues,
                                                talk[sp], talk_w[sp], total, total_w, lo, latencies,
-                                               events, sentences)
+                                               events, sentence_kinds)
         n_overlap = sum(1 for e in events if e.kind == "overlap")
         session = {
             "duration": _r(dur), "speech_time": _r(_length(union)),
@@ -219,6 +230,8 @@ class CueEngine:
             "talk_share_window": {sp: _r(talk_w[sp] / total_w if total_w else 0.0) for sp in speakers},
             "turn_cues": [{k: (_r(v) if isinstance(v, float) else v) for k, v in tc.items()}
                           for tc in turn_cues],
+            "warnings": [f"tone (pitch, loudness) not measured for {n} turn(s): {err}"
+                         for err, n in Counter(self._tone_failed.values()).items()],
         }
         return {"session": session, "speakers": per_sp}, events
 
@@ -227,8 +240,9 @@ class CueEngine:
         return Metrics(m["session"], m["speakers"]), tuple(ev)
 
     # -- stages --------------------------------------------------------------------------------------
-    def _assign_words(self, segs: list[_Seg]) -> tuple[list[tuple[Word, int]], list[tuple[str, str]]]:
-        """(word, segment index) pairs and (sentence, speaker) pairs, per utterance, cached.
+    def _assign_words(self, segs: list[_Seg]
+                      ) -> tuple[list[tuple[Word, int]], list[tuple[questions.SentenceKind, str]]]:
+        """(word, segment index) pairs and (sentence kind, speaker) pairs, per utterance, cached.
 
         Who said each word is decided by the one attribution rule (:class:`analysis.attribution.
         TurnIndex`, tolerance ``word_snap_s``), preferring the utterance's own speaker, then the
@@ -240,8 +254,9 @@ class CueEngine:
         index = {s: i for i, s in enumerate(segs)}
         turns = TurnIndex(segs, o.word_snap_s)
         pairs: list[tuple[Word, int]] = []
-        sents: list[tuple[str, str]] = []
+        kinds: list[tuple[questions.SentenceKind, str]] = []
         cache: dict[int, tuple] = {}
+        self._syllables = {}
         for u in sorted(self._utts, key=lambda u: (u.start, u.end, u.speaker)):
             lo = bisect.bisect_left(starts, u.start - o.word_snap_s - self._max_dur)
             hi = bisect.bisect_right(starts, u.end + o.word_snap_s)
@@ -252,13 +267,13 @@ class CueEngine:
             if hit[4]:
                 cache[id(u)] = hit
             pairs += [(w, index[seg]) for w, seg in hit[2]]
-            sents += hit[3]
+            kinds += hit[3]
+            self._syllables.update(hit[5])
         self._word_cache = cache
-        return pairs, sents
+        return pairs, kinds
 
-    @staticmethod
-    def _assign_utterance(u: Utterance, turns: TurnIndex):
-        """((word, segment) pairs, (sentence, speaker) pairs, cacheable)."""
+    def _assign_utterance(self, u: Utterance, turns: TurnIndex):
+        """((word, segment) pairs, (sentence kind, speaker) pairs, cacheable, {id(word): syllables})."""
         out: list[tuple[Word, _Seg]] = []
         prev: str | None = None
         cacheable = True
@@ -271,7 +286,11 @@ class CueEngine:
                 prev = seg.speaker
                 out.append((w, seg))
         who = {id(w): s.speaker for w, s in out}
-        return out, questions.sentences_by_speaker([u], lambda w: who.get(id(w))), cacheable
+        kinds = questions.kinds_by_speaker(u, lambda w: who.get(id(w)), self.options.punctuated)
+        return out, kinds, cacheable, {id(w): questions.syllables(w.text) for w in u.words}
+
+    def _syllable_count(self, words: Iterable[Word]) -> int:
+        return sum(self._syllables[id(w)] for w in words)
 
     def _backchannels(self, segs, by_sp, seg_words, frag, events) -> set[int]:
         o = self.options
@@ -411,10 +430,15 @@ class CueEngine:
         clean = tuple((a, b) for a, b in _subtract(s.start, s.end, others) if b - a >= o.tone_min_clean_s)
         key = (s.speaker, s.start, s.end, clean)
         if key not in self._tone_cache:
-            try:
+            try:  # audio no longer held (the live ring) reads as empty; an error is a real failure
                 parts = [prosody.frames(self.audio(a, b), o.prosody) for a, b in clean]
-            except Exception:  # the live ring buffer may no longer hold old audio
-                parts = []
+            except Exception as exc:  # reported, not cached: the next snapshot measures the turn again
+                err = f"{type(exc).__name__}: {exc}"[:200]
+                self._tone_failed[key] = err
+                if err not in self._tone_logged:
+                    self._tone_logged.add(err)
+                    log.warning("tone could not be measured (%s); those turns have no pitch or loudness", err)
+                return prosody.Frames.empty()
             self._tone_cache[key] = prosody.pool(parts)
         return self._tone_cache[key]
 
@@ -429,7 +453,7 @@ class CueEngine:
             row: dict[str, Any] = {
                 "speaker": f.speaker, "start": f.start, "end": f.end, "speech_time": speech, "words": n,
                 "wpm": 60.0 * n / speech if n >= o.pace_min_words and speech > 0 else None,
-                "articulation_rate": (sum(questions.syllables(w.text) for w in ws) / art_t
+                "articulation_rate": (self._syllable_count(ws) / art_t
                                       if n >= o.pace_min_words and art_t > 0 else None),
             }
             row.update(prosody.summarise(prosody.pool([self._tone(segs, i) for i in f.segs]), o.prosody))
@@ -450,7 +474,7 @@ class CueEngine:
         return rows
 
     def _speaker_metrics(self, sp, segs, idx, bc, floors, seg_words, turn_cues, talk, talk_w, total,
-                         total_w, lo, latencies, events, sentences) -> dict[str, Any]:
+                         total_w, lo, latencies, events, sentence_kinds) -> dict[str, Any]:
         mine = [f for f in floors if f.speaker == sp]
         rows = [r for r in turn_cues if r["speaker"] == sp]
         recent = [r for r in rows if r["end"] > lo]
@@ -463,7 +487,7 @@ class CueEngine:
         wpm_med = _med([r["wpm"] for r in rows])
         art_med = _med([r["articulation_rate"] for r in rows])
         wpm_w = 60.0 * len(ws_w) / talk_w if talk_w > 0 and ws_w else None
-        art = sum(questions.syllables(w.text) for w in ws) / art_t if art_t > 0 else None
+        art = self._syllable_count(ws) / art_t if art_t > 0 else None
         m: dict[str, Any] = {
             "talk_time": _r(talk), "talk_share": _r(talk / total if total else 0.0),
             "talk_time_window": _r(talk_w), "talk_share_window": _r(talk_w / total_w if total_w else 0.0),
@@ -488,7 +512,7 @@ class CueEngine:
                          ("loudness_dbfs", "loudness_rel_db")):
             m[key] = _r(_med([r[key] for r in rows]))
             m[rel] = _r(_med([r[rel] for r in recent]))
-        m.update(questions.counts_for(sp, sentences))
+        m.update(questions.counts_for(sp, sentence_kinds))
         return m
 
 

@@ -147,6 +147,7 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
         t = time.perf_counter()
         metrics, events = compute_cues(turns, utterances, duration, options.cues, audio=store.read,
                                        speakers=speaker_ids)
+        warnings.extend(metrics.session.get("warnings", ()))  # e.g. tone that could not be measured
         stage_seconds["cues"] = time.perf_counter() - t
         if match is not None:
             metrics = replace(metrics, session={**metrics.session, "therapist_match": round(match, 3)})

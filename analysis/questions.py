@@ -7,6 +7,10 @@ the recogniser left no punctuation, when it opens with a question word or an aux
 is not a question and restates the other person's experience: it opens with a reflective stem such as
 "it sounds like", "so you", "you feel", "you are", "part of you". This is wording only, not meaning;
 it is a cue for the clinician, not a coding of the session.
+
+Whether the text is punctuated is passed in, never assumed: the live recogniser drops the "?" of about
+one question in three (docs/live.md), so the live cue engine says its text is unpunctuated and the
+wording counts too. Nothing here keeps transcript text: there is no cache.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 QUESTION_OPENERS = (
@@ -56,9 +59,14 @@ def sentences(text: str) -> list[str]:
     return [m.group(0).strip() for m in _SENT.finditer(text or "") if m.group(0).strip()]
 
 
-@lru_cache(maxsize=1 << 16)
+def is_punctuated(text: str) -> bool:
+    """Whether a text carries punctuation at all (".", "?", "!" or ",")."""
+    return bool(re.search(r"[.?!,]", text or ""))
+
+
 def classify_sentence(sentence: str, punctuated: bool = True) -> SentenceKind:
-    """Classify one sentence. ``punctuated`` says whether the transcript carries punctuation at all."""
+    """Classify one sentence. ``punctuated``: its "?" can be trusted to mark a question; when False
+    (no punctuation, or a recogniser that drops "?"), a sentence opening with a question word is one too."""
     s = sentence.strip()
     norm = _norm(s)
     question = s.endswith("?") or (not punctuated and _opens(norm, QUESTION_OPENERS))
@@ -68,15 +76,15 @@ def classify_sentence(sentence: str, punctuated: bool = True) -> SentenceKind:
     return SentenceKind(len(s), question, open_q, reflection)
 
 
-def classify(text: str) -> list[SentenceKind]:
-    """Classify every sentence of an utterance's text."""
-    punctuated = bool(re.search(r"[.?!,]", text or ""))
+def classify(text: str, punctuated: bool | None = None) -> list[SentenceKind]:
+    """Classify every sentence of an utterance's text (``punctuated`` None: judged from the text)."""
+    punctuated = is_punctuated(text) if punctuated is None else punctuated
     return [classify_sentence(s, punctuated) for s in sentences(text)]
 
 
-def count(text: str) -> tuple[int, int, int]:
+def count(text: str, punctuated: bool | None = None) -> tuple[int, int, int]:
     """(questions, open questions, reflections) in a text."""
-    kinds = classify(text)
+    kinds = classify(text, punctuated)
     return (sum(k.question for k in kinds), sum(k.open_question for k in kinds),
             sum(k.reflection for k in kinds))
 
@@ -84,7 +92,6 @@ def count(text: str) -> tuple[int, int, int]:
 _VOWELS = re.compile(r"[aeiouy]+")
 
 
-@lru_cache(maxsize=1 << 16)
 def syllables(word: str) -> int:
     """Heuristic English syllable count of a written word (vowel groups; digits count one each)."""
     w = re.sub(r"[^a-z0-9]", "", word.lower())
@@ -121,12 +128,20 @@ def sentences_by_speaker(utterances: Iterable[Any], speaker_of: Callable[[Any], 
     return out
 
 
-def counts_for(speaker: str, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """``questions``, ``open_questions``, ``reflections`` and ``reflection_question_ratio`` of a speaker."""
+def kinds_by_speaker(utterance: Any, speaker_of: Callable[[Any], str | None], punctuated: bool | None = None
+                     ) -> list[tuple[SentenceKind, str]]:
+    """(kind, speaker) of each sentence of one utterance (:func:`sentences_by_speaker`, then
+    :func:`classify_sentence`); ``punctuated`` None: judged from the utterance's own text."""
+    punctuated = is_punctuated(utterance.text) if punctuated is None else punctuated
+    return [(classify_sentence(s, punctuated), sp) for s, sp in sentences_by_speaker([utterance], speaker_of)]
+
+
+def counts_for(speaker: str, kinds: Iterable[tuple[SentenceKind, str]]) -> dict[str, Any]:
+    """``questions``, ``open_questions``, ``reflections`` and ``reflection_question_ratio`` of a speaker,
+    from the (kind, speaker) pairs of :func:`kinds_by_speaker` (classified with their punctuation flag)."""
     q = oq = refl = 0
-    for sentence, sp in pairs:
+    for k, sp in kinds:
         if sp == speaker:
-            k = classify_sentence(sentence)
             q, oq, refl = q + k.question, oq + k.open_question, refl + k.reflection
     return {"questions": q, "open_questions": oq, "reflections": refl,
             "reflection_question_ratio": round(refl / q, 3) if q else None}

@@ -321,3 +321,136 @@ def test_cue_words_follow_the_attribution_rule():
     early = Utterance("", 1.0, 1.3, "so", (Word(1.0, 1.3, "so", 0.5),))
     m, _ = compute_cues(turns, [early], 11.0)
     assert m.speakers["S1"]["words"] == 0 and m.speakers["S2"]["words"] == 0
+
+
+# -- issue 12: questions without "?", no transcript text kept, tone failures reported ------------------
+def _question_and_answer(a_text: str, b_text: str):
+    turns = [Turn("A", 0.0, 4.0), Turn("B", 5.0, 8.0)]
+    return turns, [words_for("A", 0.0, 4.0, a_text), words_for("B", 5.0, 8.0, b_text)]
+
+
+def test_questions_without_question_marks_through_compute_cues():
+    # as the live recogniser often writes a question: punctuated, but with "." for "?"
+    turns, utts = _question_and_answer("How are you feeling today.", "I am all right.")
+    m, _ = compute_cues(turns, utts, 8.0, CueOptions(punctuated=False))  # "?" not trusted: wording counts
+    assert (m.speakers["A"]["questions"], m.speakers["A"]["open_questions"]) == (1, 1)
+    assert m.speakers["B"]["questions"] == 0
+    m, _ = compute_cues(turns, utts, 8.0, CueOptions(punctuated=True))  # "?" trusted: no question
+    assert m.speakers["A"]["questions"] == 0
+    m, _ = compute_cues(turns, utts, 8.0)  # default: judged per utterance, this text is punctuated
+    assert m.speakers["A"]["questions"] == 0
+    # no punctuation at all: judged unpunctuated by default, so the wording counts
+    turns, utts = _question_and_answer("do you want to talk about it", "i am not sure")
+    m, _ = compute_cues(turns, utts, 8.0)
+    assert m.speakers["A"]["questions"] == 1 and m.speakers["B"]["questions"] == 0
+    m, _ = compute_cues(turns, utts, 8.0, CueOptions(punctuated=True))
+    assert m.speakers["A"]["questions"] == 0
+
+
+def test_live_cue_engine_counts_questions_whose_question_mark_was_dropped():
+    from analysis.cue_adapter import CueAdapter
+
+    turns, utts = _question_and_answer("What happened on Friday.", "We argued again.")
+    adapter = CueAdapter()
+    assert adapter.options.punctuated is False
+    metrics, _ = adapter.final(turns, utts, 8.0)
+    assert metrics.speakers["A"]["questions"] == 1 and metrics.speakers["A"]["open_questions"] == 1
+    assert metrics.speakers["B"]["questions"] == 0
+    # options given without a say on punctuation get the live setting; an explicit choice is kept
+    for options, expected in ((CueOptions(tone=False), False), (CueOptions(punctuated=True), True)):
+        adapter = CueAdapter(options)
+        adapter.stop()
+        assert adapter.options.punctuated is expected
+
+
+def _holders(marker: str) -> list[str]:
+    """Where a string holding ``marker`` is reachable from the globals of the analysis and audio modules
+    (module-level state lives as long as the process: caches, registries, class attributes), not going
+    through other modules' globals."""
+    import gc
+    import sys
+    import types
+
+    seen = {id(vars(mod)) for mod in list(sys.modules.values()) if mod is not None}
+    found: list[str] = []
+    todo = [(f"{name}.{k}", v, 0) for name, mod in list(sys.modules.items())
+            if name.split(".")[0] in ("analysis", "audio") and mod is not None
+            for k, v in list(vars(mod).items())]
+    while todo:
+        where, obj, depth = todo.pop()
+        if id(obj) in seen or isinstance(obj, types.ModuleType):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            if marker in obj:
+                found.append(where)
+            continue
+        if depth < 6:
+            todo += [(where, r, depth + 1) for r in gc.get_referents(obj)]
+    return found
+
+
+def test_no_transcript_text_is_kept_once_the_cues_are_computed():
+    """Issue 12/7: no process-wide cache holds sentences or words after the session's objects are gone."""
+    import gc
+    import uuid
+
+    from analysis import questions
+
+    marker = uuid.uuid4().hex  # made at run time: in no module's constants
+    turns, utts = _question_and_answer(f"Did you tell {marker} about it? It sounds like {marker} cared.",
+                                       f"No. {marker} never asked me.")
+    m, _ = compute_cues(turns, utts, 8.0)
+    assert m.speakers["A"]["questions"] == 1 and m.speakers["A"]["reflections"] == 1
+    assert questions.count(f"What did {marker} say?") == (1, 1, 0)
+    assert questions.syllables(marker) > 0
+    engine = CueEngine()
+    for u in utts:
+        engine.add_utterance(u)
+    for t in turns:
+        engine.add_turn(t)
+    engine.snapshot()
+    del m, utts, engine
+    gc.collect()
+    assert _holders(marker) == []
+
+
+def test_tone_failure_is_reported_and_measured_again_later(caplog):
+    import logging
+
+    sr = 16_000
+    t = np.arange(3 * sr) / sr
+    voice = (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
+    broken = [True]
+
+    def read(a: float, b: float) -> np.ndarray:
+        if broken[0]:
+            raise OSError("the recording's store is closed")
+        return voice[int(a * sr): int(b * sr)]
+
+    engine = CueEngine(CueOptions(), audio=read)
+    engine.add_turn(Turn("A", 0.0, 3.0))
+    with caplog.at_level(logging.WARNING, logger="analysis.cues"):
+        snap, _ = engine.snapshot()
+    assert snap["speakers"]["A"]["pitch_median_st"] is None
+    assert len(snap["session"]["warnings"]) == 1
+    assert "tone" in snap["session"]["warnings"][0] and "store is closed" in snap["session"]["warnings"][0]
+    assert "store is closed" in caplog.text
+    broken[0] = False  # the failure was not cached: the turn is measured once the audio can be read
+    snap, _ = engine.snapshot()
+    assert snap["session"]["warnings"] == []
+    assert snap["speakers"]["A"]["pitch_median_st"] == pytest.approx(12 * np.log2(150 / 100), abs=0.2)
+
+
+def test_analysis_result_lists_a_tone_failure(dialogue, monkeypatch):
+    from analysis import prosody
+    from analysis.pipeline import AnalysisOptions, analyze_file
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("pitch tracker unavailable")
+
+    monkeypatch.setattr(prosody, "frames", fail)
+    wav, _truth = dialogue
+    result = analyze_file(wav, AnalysisOptions(transcribe=False, diarize=False))
+    assert any("tone" in w and "pitch tracker unavailable" in w for w in result.warnings), result.warnings
+    assert result.timeline.metrics.session["warnings"]
