@@ -54,9 +54,10 @@ def _noop(stage: str, fraction: float) -> None:
 
 
 def decode_and_detect(path: str | Path, vad_options: VadOptions, progress: ProgressFn = _noop,
-                      stage_seconds: dict[str, float] | None = None
+                      stage_seconds: dict[str, float] | None = None, warnings: list[str] | None = None
                       ) -> tuple[AudioInfo, PcmStore, list[SpeechRegion]]:
-    """Stream the file once: decode (and resample) each block, store it and run VAD on it."""
+    """Stream the file once: decode (and resample) each block, store it and run VAD on it. A decoder
+    error after some audio ends the stream there and is appended to ``warnings``."""
     times = stage_seconds if stage_seconds is not None else {}
     t0 = time.perf_counter()
     info = probe(path)
@@ -67,7 +68,8 @@ def decode_and_detect(path: str | Path, vad_options: VadOptions, progress: Progr
     t_decode = time.perf_counter() - t0
     t_vad = 0.0
     try:
-        blocks = iter_blocks(path, info=info, on_progress=lambda s: progress("decode", min(1.0, s / total)))
+        blocks = iter_blocks(path, info=info, on_progress=lambda s: progress("decode", min(1.0, s / total)),
+                             on_warning=None if warnings is None else warnings.append)
         while True:
             t1 = time.perf_counter()
             try:
@@ -99,7 +101,7 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
     options = options or AnalysisOptions()
     stage_seconds: dict[str, float] = {}
     warnings: list[str] = []
-    info, store, regions = decode_and_detect(path, options.vad, progress, stage_seconds)
+    info, store, regions = decode_and_detect(path, options.vad, progress, stage_seconds, warnings)
     try:
         duration = store.duration
         if info.duration and info.duration - duration > TRUNCATION_TOLERANCE_S:

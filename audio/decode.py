@@ -4,10 +4,15 @@ soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3; PyAV (FFmpeg) r
 including M4A/AAC and the audio track of video containers. Channels are averaged to mono and the
 result is resampled with soxr's streaming resampler, block by block, so a long file never has to be
 held in memory whole.
+
+A file that cannot be read at all raises :class:`AudioDecodeError`. A decoder error after some audio (a
+damaged stretch in the middle of a compressed stream) ends the stream there: what was decoded is kept,
+and the error is logged and passed to ``on_warning`` as one line, never swallowed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import struct
@@ -19,6 +24,9 @@ import numpy as np
 
 TARGET_SR = 16_000  # Hz, the session sample clock
 BLOCK_S = 10.0  # seconds of source audio decoded at a time
+
+log = logging.getLogger(__name__)
+WarnFn = Callable[[str], None]  # receives one line for the user (no transcript text: decoding knows none)
 
 
 class AudioDecodeError(Exception):
@@ -132,21 +140,38 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     return _sf_info(p) or _av_info(p)
 
 
-def _raw_blocks_sf(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
+def _stream_error(info: AudioInfo, exc: BaseException, frames: int, on_warning: WarnFn | None) -> None:
+    """A decoder error in the middle of a stream: nothing decoded yet raises; otherwise the stream ends
+    here, and the cut is logged and reported to ``on_warning``."""
+    if frames == 0:
+        raise AudioDecodeError(f"{info.path}: unreadable audio data ({_short(exc)})") from None
+    message = (f"unreadable audio data after {frames / info.sample_rate:.1f} s ({_short(exc)}); "
+               "the rest of the file could not be read")
+    log.warning("%s: %s", info.path, message)
+    if on_warning is not None:
+        on_warning(message)
+
+
+def _raw_blocks_sf(info: AudioInfo, block_frames: int, on_warning: WarnFn | None = None
+                   ) -> Iterator[np.ndarray]:
     import soundfile as sf
 
+    done = 0
     with sf.SoundFile(info.path) as f:
         while True:
             try:
                 data = f.read(block_frames, dtype="float32", always_2d=True)
             except Exception as exc:  # a corrupt stretch in the middle of a compressed stream
-                raise AudioDecodeError(f"{info.path}: unreadable audio data ({_short(exc)})") from None
+                _stream_error(info, exc, done, on_warning)
+                return
             if data.size == 0:
                 return
+            done += len(data)
             yield data
 
 
-def _raw_blocks_av(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
+def _raw_blocks_av(info: AudioInfo, block_frames: int, on_warning: WarnFn | None = None
+                   ) -> Iterator[np.ndarray]:
     import av
 
     # Convert to packed float32 at the source rate and layout; soxr does the resampling.
@@ -158,7 +183,7 @@ def _raw_blocks_av(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout=None, rate=None)
         pending: list[np.ndarray] = []
-        n_pending = 0
+        n_pending = done = 0
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
@@ -169,10 +194,10 @@ def _raw_blocks_av(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
                     n_pending += len(arr)
                 if n_pending >= block_frames:
                     yield np.concatenate(pending)
+                    done += n_pending
                     pending, n_pending = [], 0
         except av.error.FFmpegError as exc:
-            if not pending and n_pending == 0:
-                raise AudioDecodeError(f"{info.path}: unreadable audio data ({_short(exc)})") from None
+            _stream_error(info, exc, done + n_pending, on_warning)
         if pending:
             yield np.concatenate(pending)
 
@@ -182,10 +207,12 @@ def iter_blocks(
     block_s: float = BLOCK_S,
     info: AudioInfo | None = None,
     on_progress: Callable[[float], None] | None = None,
+    on_warning: WarnFn | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield consecutive 16 kHz mono float32 blocks of the file (about ``block_s`` seconds each).
 
-    ``on_progress`` receives the number of source seconds decoded so far.
+    ``on_progress`` receives the number of source seconds decoded so far; ``on_warning`` one line when
+    a decoder error cuts the stream short (also logged).
     """
     import soxr
 
@@ -196,7 +223,7 @@ def iter_blocks(
     if info.sample_rate != TARGET_SR:
         resampler = soxr.ResampleStream(info.sample_rate, TARGET_SR, 1, dtype="float32", quality="HQ")
     done = 0
-    for block in raw(info, block_frames):
+    for block in raw(info, block_frames, on_warning):
         mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
         mono = np.ascontiguousarray(mono, dtype=np.float32)
         done += len(block)
@@ -212,7 +239,7 @@ def iter_blocks(
             yield tail
 
 
-def load(path: str | os.PathLike) -> np.ndarray:
+def load(path: str | os.PathLike, on_warning: WarnFn | None = None) -> np.ndarray:
     """The whole file as one 16 kHz mono float32 array (for short files and tests)."""
-    blocks = list(iter_blocks(path))
+    blocks = list(iter_blocks(path, on_warning=on_warning))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)

@@ -156,7 +156,8 @@ class AudioSource:
 
 
 class FileSource(AudioSource):
-    """A file replayed as if live: the same blocks a microphone gives, paced in real time or not."""
+    """A file replayed as if live: the same blocks a microphone gives, paced in real time or not.
+    ``warnings``: one line per decoder problem (a damaged stretch ends the replay there; also logged)."""
 
     def __init__(self, path: str | Path, realtime: bool = False, block_s: float = BLOCK_S,
                  speed: float = 1.0, loop: bool = False) -> None:
@@ -171,6 +172,7 @@ class FileSource(AudioSource):
         self._buf = _Rebuffer(self.block_len)
         self._wall0 = 0.0
         self._done = False
+        self.warnings: list[str] = []
 
     def describe(self) -> dict:
         return {"kind": "file", "file": self.path.name, "sample_rate": self.info.sample_rate,
@@ -178,7 +180,7 @@ class FileSource(AudioSource):
 
     def start(self) -> None:
         self._stopped.clear()
-        self._it = iter_blocks(self.path, block_s=1.0, info=self.info)
+        self._it = iter_blocks(self.path, block_s=1.0, info=self.info, on_warning=self.warnings.append)
         self._wall0 = time.monotonic()
         self._done = False
         self.status = "running"
@@ -196,7 +198,8 @@ class FileSource(AudioSource):
                 self._buf.push(next(self._it))
             except StopIteration:
                 if self.loop:
-                    self._it = iter_blocks(self.path, block_s=1.0, info=self.info)
+                    self._it = iter_blocks(self.path, block_s=1.0, info=self.info,
+                                           on_warning=self.warnings.append)
                 else:
                     self._done = True
 

@@ -39,3 +39,15 @@ def write_av(path: Path, samples: np.ndarray, sr: int, fmt: str, codec: str, vid
         for p in a.encode():
             c.mux(p)
     return path
+
+
+def damaged_m4a(path: Path) -> Path:
+    """6 s of a 300-Hz tone, AAC in MP4, whose middle tenth of bytes is zeroed: FFmpeg's decoder stops
+    with "invalid data" about 3 s in (a recording damaged on disk)."""
+    x = tone(300, 6.0, 48_000)
+    write_av(path, x[None, :], 48_000, "mp4", "aac")
+    data = bytearray(path.read_bytes())
+    a, n = len(data) // 2, len(data) // 10
+    data[a:a + n] = bytes(n)
+    path.write_bytes(bytes(data))
+    return path

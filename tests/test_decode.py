@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from audio.decode import TARGET_SR, AudioDecodeError, iter_blocks, load, probe
-from tests.audio_files import tone, write_av
+from tests.audio_files import damaged_m4a, tone, write_av
 
 
 def dominant_freq(x: np.ndarray, sr: int = TARGET_SR) -> float:
@@ -144,3 +144,29 @@ def test_three_hour_silent_file_streams_in_bounded_memory(tmp_path):
     assert n_turns == "0" and "no speech" in warnings
     # 3 h of 16 kHz float32 would be 691 MB; streaming keeps the process far below that
     assert int(rss_mb) < 400
+
+
+def test_decoder_error_mid_stream_keeps_the_audio_before_it_and_says_so(tmp_path, caplog):
+    import logging
+
+    path = damaged_m4a(tmp_path / "damaged.m4a")
+    assert probe(path).duration == pytest.approx(6.0, abs=0.1)
+    seen: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="audio.decode"):
+        y = load(path, on_warning=seen.append)  # the error comes while a partial block is pending
+    assert 1.0 < len(y) / TARGET_SR < 5.5
+    assert len(seen) == 1 and "unreadable audio data after" in seen[0] and "\n" not in seen[0]
+    assert "unreadable audio data" in caplog.text
+    # the same when the error comes right after a block was handed out (nothing pending)
+    seen.clear()
+    blocks = list(iter_blocks(path, block_s=1024 / 48_000, on_warning=seen.append))
+    assert len(np.concatenate(blocks)) == pytest.approx(len(y), abs=TARGET_SR * 0.1)
+    assert len(seen) == 1
+
+
+def test_analysis_of_a_damaged_file_warns_of_the_decoder_error(tmp_path):
+    from analysis.pipeline import AnalysisOptions, analyze_file
+
+    result = analyze_file(damaged_m4a(tmp_path / "damaged.m4a"), AnalysisOptions(transcribe=False, diarize=False))
+    assert 1.0 < result.timeline.duration < 5.5
+    assert any("unreadable audio data after" in w for w in result.warnings), result.warnings

@@ -68,6 +68,16 @@ def test_file_source_stop_from_another_thread(tone_file):
     assert 2 <= n <= 5
 
 
+def test_file_source_says_where_a_damaged_file_stops(tmp_path):
+    from tests.audio_files import damaged_m4a
+
+    src = FileSource(damaged_m4a(tmp_path / "damaged.m4a"))
+    src.start()
+    heard = sum(len(b.samples) for b in src) / SAMPLE_RATE
+    assert 1.0 < heard < 5.5  # declared 6 s
+    assert len(src.warnings) == 1 and "unreadable audio data after" in src.warnings[0]
+
+
 def test_level_dbfs():
     assert level_dbfs(np.zeros(100, np.float32)) == -100.0
     assert level_dbfs(np.ones(100, np.float32)) == pytest.approx(0.0)
