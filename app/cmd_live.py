@@ -19,6 +19,8 @@ from pathlib import Path
 from analysis.session_state import SessionState
 from audio.recorder import MAX_PEOPLE
 
+log = logging.getLogger(__name__)
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("live", help="run a live session headless (microphone or a file as if live)")
@@ -87,17 +89,23 @@ def _list_devices() -> int:
 
 
 def _mention_interrupted(*roots: Path) -> None:
-    """Point at sessions a crash left behind (in the --out parent folder and Attune's sessions folder)."""
+    """Point at sessions a crash left behind (in the --out parent folder and Attune's sessions folder).
+    A folder that cannot be looked in is a warning, and the session goes on."""
     from audio.recorder import find_interrupted
 
     try:
         from app.settings import sessions_dir
 
         roots = (*roots, sessions_dir())
-    except Exception:
-        pass
+    except Exception as exc:  # a hint only: the session goes on, and says why the hint is missing
+        log.warning("warning: Attune's sessions folder cannot be opened, so interrupted sessions there "
+                    "are not looked for (%s)", exc)
     for root in dict.fromkeys(Path(r).resolve() for r in roots):
-        found = find_interrupted(root)
+        try:
+            found = find_interrupted(root)
+        except Exception as exc:
+            log.warning("warning: %s cannot be searched for interrupted sessions (%s)", root, exc)
+            continue
         if found:
             print(f"attune: {len(found)} interrupted session(s) in {root}; recover with: "
                   f"attune recover {root} --all", file=sys.stderr)
@@ -122,6 +130,7 @@ def run_live(args: argparse.Namespace) -> int:
     if (out / "session.json").exists():
         _err(f"{out}: already holds a session; choose another --out folder")
         return 2
+    logging.basicConfig(level=logging.WARNING, format="attune: %(message)s")
     _mention_interrupted(out.parent)
     from analysis.live import LiveOptions
     from app.live_session import LiveSession
@@ -129,7 +138,6 @@ def run_live(args: argparse.Namespace) -> int:
     from audio.decode import AudioDecodeError
     from audio.sources import DeviceError, FileSource
 
-    logging.basicConfig(level=logging.WARNING, format="attune: %(message)s")
     try:
         if args.file:
             source = FileSource(args.file, realtime=args.realtime)

@@ -102,3 +102,19 @@ def test_summary_says_who_interrupted_whom():
     assert "2 turns" in lines[0]
     assert lines[1] == "  Speaker 1: talk 50% interrupted others 2x, was interrupted 0x"
     assert lines[2] == "  Speaker 2: talk 50% interrupted others 0x, was interrupted 2x"
+
+
+def test_live_warns_when_it_cannot_look_for_interrupted_sessions(tmp_path, monkeypatch, caplog):
+    """attune live points at sessions a crash left behind; a data folder it cannot open is said, not
+    passed over in silence (the session itself goes on)."""
+    import logging
+
+    from app.cmd_live import _mention_interrupted
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("ATTUNE_HOME", str(blocker / "attune"))  # mkdir fails: a file is in the way
+    with caplog.at_level(logging.WARNING, logger="app.cmd_live"):
+        _mention_interrupted(tmp_path)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "sessions folder" in warnings[0] and "not-a-folder" in warnings[0]
