@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
-import re
-import shutil
 import sys
 import time
 from types import MappingProxyType
@@ -14,6 +11,7 @@ import numpy as np
 import pytest
 
 from analysis.cues import _union
+from analysis.evaluation import wer
 from analysis.live import LiveOptions, LivePipeline
 from analysis.live_audio import PauseDetector
 from analysis.session_state import SessionState
@@ -23,17 +21,13 @@ from app.live_session import LiveSession
 from audio.recorder import read_events, read_session
 from audio.sources import FileSource
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def _wer(ref: list[str], hyp: list[str]) -> float:
-    sm = difflib.SequenceMatcher(a=ref, b=hyp, autojunk=False)
-    matched = sum(b.size for b in sm.get_matching_blocks())
-    return 1.0 - matched / max(1, len(ref))
+# Word error rate (substitutions, deletions and insertions; analysis.evaluation.wer) of the live transcript
+# against the script: measured 0.221 (whole dialogue, nothing dropped) and 0.258 (first 12 s, paced).
+FAST_WER_MAX = 0.3
+PACED_WER_MAX = 0.35
+PACED_CPU_MAX = 1.0  # cores: the live pipeline's target (docs/live.md); measured 0.40 here (no diarizer)
+DRAIN_MAX_S = 10.0  # s from the end of the audio to the timeline (measured 1.7 s on the loaded 2-core
+#                     machine; a finish that waits for its 30-s timeout fails here)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +60,8 @@ def test_fast_turns_cover_the_truth(fast_run):
 
 def test_fast_transcript_matches_the_script(fast_run):
     _pipe, tl, _states, truth = fast_run
-    ref = [w for u in sorted(truth.utterances, key=lambda u: u.start) for w in _words(u.text)]
-    hyp = [w for u in tl.utterances for w in _words(u.text)]
-    assert _wer(ref, hyp) < 0.3
+    ref = " ".join(u.text for u in sorted(truth.utterances, key=lambda u: u.start))
+    assert wer(ref, " ".join(u.text for u in tl.utterances)) <= FAST_WER_MAX
     assert all(a.start <= b.start for a, b in zip(tl.utterances, tl.utterances[1:], strict=False))
     for u in tl.utterances:  # every transcribed stretch lies in detected speech
         assert any(t.start - 0.5 <= u.start and u.end <= t.end + 0.5 for t in tl.turns)
@@ -121,10 +114,18 @@ def test_paced_live_session(dialogue, tmp_path):
     out = tmp_path / "session"
     src = FileSource(wav, realtime=True)
     seen: list[SessionState] = []
+    ticks: list[tuple[float, float]] = []  # (wall s since start, audio s analysed)
     session = LiveSession(src, out, LiveOptions(diarize=False), duration=12.0)
     t = time.monotonic()
-    tl = session.run(on_tick=seen.append, tick_s=0.2)
-    assert 11.8 <= time.monotonic() - t < 90  # 12 s paced + draining (slow on a shared 2-core machine)
+
+    def tick(s: SessionState) -> None:
+        seen.append(s)
+        ticks.append((time.monotonic() - t, s.t))
+
+    tl = session.run(on_tick=tick, tick_s=0.2)
+    elapsed = time.monotonic() - t
+    assert ticks and all(audio <= wall + 0.05 for wall, audio in ticks)  # paced: never ahead of the clock
+    assert 11.8 <= elapsed <= 12.0 + DRAIN_MAX_S
     assert tl.duration == pytest.approx(12.0, abs=0.01)
     assert Timeline.load(out / "timeline.json").turns == Timeline.from_dict(tl.to_dict()).turns
     meta = read_session(out)
@@ -135,10 +136,12 @@ def test_paced_live_session(dialogue, tmp_path):
     assert lat["state"]["p90"] < 0.1
     assert lat["transcript"]["n"] >= 3 and session.stats.asr_dropped == 0
     assert tl.utterances and any(s.speaking_now for s in seen)
-    ref = [w for u in truth.utterances if u.end < 11.0 for w in _words(u.text)]
-    hyp = [w for u in tl.utterances for w in _words(u.text)]
-    assert _wer(ref, hyp) < 0.35
-    assert 0 < session.stats.cpu_cores < 2.0
+    # the script's utterances heard whole; the live words before the one the 12-s cut interrupts
+    cut = min(u.start for u in truth.utterances if u.end > 12.0)
+    ref = " ".join(u.text for u in truth.utterances if u.end <= 12.0)
+    hyp = " ".join(w.text for u in tl.utterances for w in u.words if (w.start + w.end) / 2 < cut)
+    assert wer(ref, hyp) <= PACED_WER_MAX
+    assert 0 < session.stats.cpu_cores <= PACED_CPU_MAX
 
 
 def test_pause_detector_cuts_deep_pauses_only():
@@ -174,11 +177,17 @@ print(r0, r1, rss(), ok, len(keep))
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim is Linux-only")
 def test_trim_heap_returns_freed_memory():
     """120 MB freed stays resident until the heap is trimmed. In a fresh process whose allocator is
-    told not to trim by itself, as a long session's threads' arenas behave."""
+    told not to trim by itself, as a long session's threads' arenas behave. (glibc only: elsewhere
+    trimming is a no-op that says so.)"""
     import subprocess
+
+    if not sys.platform.startswith("linux"):
+        from analysis.heap import trim_heap
+
+        assert trim_heap() is False
+        return
 
     out = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, timeout=60,
                          check=True).stdout.split()
@@ -226,6 +235,7 @@ class OracleDiarizer:
         self.t = 0.0
         self.sent = 0
         self.speaker_now = None
+        self.emitted: list = []  # every turn handed to the pipeline
 
     def process(self, block):
         if self.delay:  # seconds of work per second of audio
@@ -237,11 +247,26 @@ class OracleDiarizer:
         while self.sent < len(self.turns) and self.turns[self.sent].end + 2.0 <= self.t:
             out.append(self.turns[self.sent])
             self.sent += 1
+        self.emitted += out
         return out
 
     def flush(self):
         out, self.sent = self.turns[self.sent:], len(self.turns)
+        self.emitted += out
         return out
+
+
+def _talk_share_on_a_grid(turns, step: float = 0.01) -> dict[str, float]:
+    """Each speaker's share of speaking time, counted on a 10-ms grid (not the cue engine's interval code)."""
+    n = int(np.ceil(max(t.end for t in turns) / step)) + 1
+    talk = {}
+    for sp in {t.speaker for t in turns}:
+        on = np.zeros(n, bool)
+        for t in turns:
+            if t.speaker == sp:
+                on[int(round(t.start / step)):int(round(t.end / step))] = True
+        talk[sp] = float(on.sum())
+    return {sp: v / sum(talk.values()) for sp, v in talk.items()}
 
     def reset(self):
         self.t, self.sent = 0.0, 0
@@ -251,7 +276,8 @@ def test_diarizer_plugs_in_speakers_and_cues_follow_the_truth(dialogue):
     from analysis.live_diarizer import ThreadedDiarizer
 
     wav, truth = dialogue
-    diar = ThreadedDiarizer(OracleDiarizer(truth.turns), backpressure=True)
+    oracle = OracleDiarizer(truth.turns)
+    diar = ThreadedDiarizer(oracle, backpressure=True)
     pipe = LivePipeline(LiveOptions(transcribe=False), diarizer=diar)
     src = FileSource(wav)
     src.start()
@@ -259,16 +285,19 @@ def test_diarizer_plugs_in_speakers_and_cues_follow_the_truth(dialogue):
     for block in src:
         pipe.process(block)
         states.append(pipe.state())
-    deadline = time.monotonic() + 20  # the cue engine runs on its own thread: let it catch up
-    while time.monotonic() < deadline and sum(pipe.cues.fields().get("interruptions_made", {}).values()) < 1:
-        time.sleep(0.2)
+    # the cue engine runs on its own thread: wait until its snapshot holds every turn the pipeline has
+    # (with backpressure the diarizer lags at most 15 s, so the turns up to ~65 s are in)
+    assert pipe.cues.sync(30)
     pipe.process(type(block)(block.t1, np.zeros(1600, np.float32)))
     states.append(pipe.state())
     tl = pipe.finish()
     assert {s.id for s in tl.speakers} == {"S1", "S2"}
+    # the timeline holds each turn the diarizer handed over, once and unchanged (the plumbing; the turns
+    # are the oracle's own, so set against the truth they would only be compared with themselves)
     key = lambda t: (t.start, t.speaker)  # noqa: E731
-    assert sorted(tl.turns, key=key) == sorted(truth.turns, key=key)
-    for sp, v in truth.talk_share.items():  # the live talk share converges on the truth
+    assert len(oracle.emitted) == len(truth.turns)
+    assert sorted(tl.turns, key=key) == sorted(oracle.emitted, key=key)
+    for sp, v in _talk_share_on_a_grid(truth.turns).items():  # the live talk share converges on it
         assert states[-1].talk_share[sp] == pytest.approx(v, abs=0.05)
     shown = {s.speaking_now for s in states if s.speaking_now}
     assert ("S1",) in shown and ("S2",) in shown

@@ -273,12 +273,21 @@ def test_live_session_keeps_recording_through_a_device_gap(tmp_path, monkeypatch
     monkeypatch.setattr(s, "STALL_S", 0.3)
     sd = FakeSD(auto=True, speed=1.0)
     seen = []
+    heard_1s, lost = threading.Event(), threading.Event()
+
+    def on_block(state):  # the analysis thread, after each block: the test acts on what it reports
+        seen.append(state)
+        if state.t >= 1.0:
+            heard_1s.set()
+        if state.status == "device lost":
+            lost.set()
+
     session = LiveSession(MicrophoneSource(sd_module=sd), tmp_path / "s", LiveOptions(transcribe=False, diarize=False),
-                          duration=4.0, on_block=seen.append)
+                          duration=4.0, on_block=on_block)
     session.start()
-    time.sleep(1.0)
+    assert heard_1s.wait(30)  # a second of audio analysed
     sd.gone = True
-    time.sleep(1.5)
+    assert lost.wait(30)  # the stall was noticed and a gap block (silence) analysed
     sd.gone = False
     tl = session.run()  # already started: run() only waits and finishes
     assert tl.duration == pytest.approx(4.0, abs=0.11)
