@@ -17,8 +17,11 @@ from analysis.timeline import read_rttm
 pytestmark = pytest.mark.slow
 
 SAMPLE_DER_MAX = 0.10  # the target on pyannote's sample
-# measured 0.410 (dev00: segmentation-3.0 gives both speakers one local label after 8 s) and 0.087
-AMI_DER_MAX = {"dev00": 0.45, "trn05": 0.12}
+# No collar, overlap scored, automatic count; measured on this machine at c8e473c (torch, 1 thread):
+# dev00 0.348 (one speaker found: segmentation-3.0 hears one two-voice window of 12, docs/diarization.md),
+# trn05 0.087; bound = measured + 0.02. dev00 with the count given (the start dialog's default) 0.283.
+AMI_DER_MAX = {"dev00": 0.37, "trn05": 0.11}
+AMI_DEV00_GIVEN_DER_MAX = 0.30
 
 
 def der(ref, hyp) -> float:
@@ -50,11 +53,11 @@ def runs(shared_audio):
                  "dev00": shared_audio / "ami" / "dev00", "trn05": shared_audio / "ami" / "trn05"}
         out = {}
         for name, stem in files.items():
-            if stem.with_suffix(".wav").is_file():
-                wave = load(stem.with_suffix(".wav"))
-                progress: list[float] = []
-                out[name] = (diarize(wave, progress=progress.append), read_rttm(stem.with_suffix(".rttm")),
-                             progress)
+            wave = load(stem.with_suffix(".wav"))
+            progress: list[float] = []
+            out[name] = (diarize(wave, progress=progress.append), read_rttm(stem.with_suffix(".rttm")),
+                         progress)
+        out["dev00_given"] = diarize(load(files["dev00"].with_suffix(".wav")), DiarizationOptions(num_speakers=2))
         sample = load(files["sample"].with_suffix(".wav"))
         out["hint3"] = diarize(sample, DiarizationOptions(num_speakers=3))
         out["max1"] = diarize(sample[: 16000 * 20], DiarizationOptions(max_speakers=1))
@@ -81,10 +84,16 @@ def test_sample_der_within_target(runs):
 @pytest.mark.parametrize("name", sorted(AMI_DER_MAX))
 def test_ami_der_regression_bounds(runs, name):
     out, _ = runs
-    if name not in out:
-        pytest.skip(f"{name} not available")
     result, ref, _ = out[name]
     assert der(ref, result.turns) <= AMI_DER_MAX[name]
+
+
+def test_ami_dev00_with_the_count_given(runs):
+    out, _ = runs
+    _, ref, _ = out["dev00"]
+    turns = out["dev00_given"].turns
+    assert len({t.speaker for t in turns}) == 2
+    assert der(ref, turns) <= AMI_DEV00_GIVEN_DER_MAX
 
 
 def test_result_shape(runs):
