@@ -1,6 +1,7 @@
 """Shared test set-up. Tests run offscreen and offline."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
 @pytest.fixture(scope="session")
 def shared_audio() -> Path:
+    """The real recordings the README's "Test data" names. Missing, the tests that need them fail (a skip
+    would let the suite pass without its real-speech evidence)."""
     if not SHARED_AUDIO.is_dir():
-        pytest.skip(f"shared recordings not found at {SHARED_AUDIO}")
+        pytest.fail(f"the shared test recordings are missing: {SHARED_AUDIO} (README, 'Test data')")
     return SHARED_AUDIO
 
 
@@ -26,6 +29,8 @@ def dialogue(tmp_path_factory):
     the whole run: (wav path, truth). Tests only read it."""
     from audio.synth import demo_script, render
 
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed: ./setup.sh installs it")
     wav = tmp_path_factory.mktemp("dialogue") / "demo0.wav"
     return wav, render(demo_script(0), wav)
 

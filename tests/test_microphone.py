@@ -2,7 +2,8 @@
 
 A private PulseAudio daemon (its own runtime folder, no autospawn) gets a null sink and a source
 remapped from its monitor; ``paplay`` plays a recording into the sink and Attune captures it from the
-ALSA ``pulse`` device. Needs Debian ``pulseaudio pulseaudio-utils libasound2-plugins``; skips otherwise.
+ALSA ``pulse`` device. Needs Debian ``pulseaudio pulseaudio-utils libasound2-plugins`` (``setup.sh``
+installs them); fails without them, so a broken capture path can never pass as a skip.
 Captures run in child processes because PortAudio reads the sound setup once, at import.
 """
 
@@ -50,11 +51,12 @@ def _wait_ready(env: dict, timeout: float = 8.0) -> bool:
 def pulse(tmp_path_factory):
     missing = [b for b in ("pulseaudio", "pactl", "paplay") if shutil.which(b) is None]
     if missing:
-        pytest.skip(f"no virtual microphone: {', '.join(missing)} not installed "
-                    f"(Debian: apt-get install {PULSE_PACKAGES})")
+        pytest.fail(f"no virtual microphone: {', '.join(missing)} not installed "
+                    f"(./setup.sh, or Debian: apt-get install {PULSE_PACKAGES})")
     if not Path("/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so").exists() and \
             not list(Path("/usr/lib").glob("*/alsa-lib/libasound_module_pcm_pulse.so")):
-        pytest.skip(f"no ALSA 'pulse' device for PortAudio (Debian: apt-get install {PULSE_PACKAGES})")
+        pytest.fail(f"no ALSA 'pulse' device for PortAudio (./setup.sh, or Debian: apt-get install "
+                    f"{PULSE_PACKAGES})")
     home = tmp_path_factory.mktemp("pulse")
     (home / "client.conf").write_text("autospawn = no\n")
     run = home / "run"
@@ -65,7 +67,7 @@ def pulse(tmp_path_factory):
     state = {"env": env, "proc": _start_daemon(env)}
     if not _wait_ready(env):
         state["proc"].terminate()
-        pytest.skip("PulseAudio is installed but its daemon did not start here (no virtual microphone)")
+        pytest.fail("PulseAudio is installed but its daemon did not start here (no virtual microphone)")
     yield state
     for p in (state["proc"], state.get("proc2")):
         if p is not None and p.poll() is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +26,6 @@ from app.session_runner import SessionConfig, drive_session, make_pipeline, make
 from app.settings import load_settings, save_settings
 from audio.recorder import Recorder, people_in_room, read_session, recover, stored_people_count
 from ui.start_dialog import StartDialog
-
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
 @pytest.fixture
@@ -106,7 +103,6 @@ def test_each_new_dialog_starts_at_an_individual_session(qtbot):
 
 
 # -- the choice reaches the diarizer and session.json -----------------------------------------------
-@needs_espeak
 def test_couple_from_the_dialog_reaches_the_diarizer_and_the_session(qtbot, dialogue, built):
     from ui.main_window import MainWindow
 
@@ -145,7 +141,6 @@ def test_couple_from_the_dialog_reaches_the_diarizer_and_the_session(qtbot, dial
         assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600, name
 
 
-@needs_espeak
 def test_not_sure_leaves_the_diarizer_automatic(tmp_path, dialogue, built):
     wav, _ = dialogue
     cfg = SessionConfig(source=f"file:{wav}", realtime=False, consent_analysis=True, transcribe=False,
@@ -159,7 +154,6 @@ def test_not_sure_leaves_the_diarizer_automatic(tmp_path, dialogue, built):
     assert read_session(tmp_path / "s")["people_in_room"] == {"choice": "not_sure", "count": None}
 
 
-@needs_espeak
 def test_attune_live_speakers_reaches_the_diarizer_and_the_session(tmp_path, dialogue, built, capsys):
     from app.cli import main
 

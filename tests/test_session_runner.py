@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from analysis.timeline import Utterance
 from app.session_folder import save_after_session
 from app.session_runner import SessionConfig, SessionRunner, drive_session, make_source
 from audio.sources import AudioSource
-
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
 class ScriptTranscriber:
