@@ -33,11 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.settings import load_settings
-    from ui.gc_guard import guard_pyside_refcounts
     from ui.main_window import MainWindow
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    guard_pyside_refcounts()
     app = QApplication.instance() or QApplication(["attune"])
     app.setApplicationName("Attune")
     settings = load_settings()

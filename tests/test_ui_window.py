@@ -275,16 +275,13 @@ def test_attune_gui_main_runs_the_pipeline_in_its_analysis_process(qtbot, dialog
     assert seen["window"].controller.thread is None
 
 
-def test_many_qt_calls_do_not_exhaust_none_true_false(qtbot):
-    """PySide6 6.12.0 takes a reference from None/True/False on every void call or emit; a session
-    makes hundreds of thousands. The guard keeps the process alive (a no-op where fixed)."""
+def test_installed_pyside6_keeps_its_references_to_none_and_true(qtbot):
+    """PySide6 6.12.0 took a reference from None/True/False on every void call or emit, and Python < 3.12
+    aborts once None's count runs out (a live view paints at 12 Hz). The version pin in pyproject.toml
+    excludes that release, so the app carries no workaround; this probes the installed build."""
     import sys
 
     from PySide6.QtCore import QObject, Signal
-
-    from ui.gc_guard import guard_pyside_refcounts
-
-    guard_pyside_refcounts()
 
     class Emitter(QObject):
         sig = Signal(object)
@@ -292,9 +289,8 @@ def test_many_qt_calls_do_not_exhaust_none_true_false(qtbot):
     label, emitter = QLabel(), Emitter()
     emitter.sig.connect(lambda _x: None)
     before = {name: sys.getrefcount(obj) for name, obj in (("None", None), ("True", True))}
-    for i in range(30_000):  # more than None's and True's whole reference count on an affected build
+    for i in range(300):  # an affected build loses 300 from each (few enough not to abort Python)
         label.setText("x")
         emitter.sig.emit(i)
-    # pyproject pins a PySide6 without the bug; on an affected build the guard lifts the counts instead
     for name, obj in (("None", None), ("True", True)):
-        assert sys.getrefcount(obj) > min(before[name] - 1000, 5_000), name
+        assert sys.getrefcount(obj) > before[name] - 100, name

@@ -90,7 +90,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings | None = None, controller: SessionController | None = None,
                  probe_level: bool = True, file_speed: float = 1.0) -> None:
-        gc_guard.guard_pyside_refcounts()  # before any painting (see ui.gc_guard)
         super().__init__()
         gc_guard.install()  # cyclic garbage is collected on this thread only
         self.file_speed = file_speed  # replay speed of recordings chosen in the start dialog
