@@ -33,6 +33,9 @@ SAMPLE_RATE = TARGET_SR  # Hz, the session sample clock
 BLOCK_S = 0.1  # seconds per emitted block (1600 samples)
 QUEUE_BLOCKS = 200  # raw callback blocks held before the oldest new ones are dropped (~20 s at 0.1 s)
 STALL_S = 2.0  # seconds without a callback before an open stream is considered gone
+# ... before its first callback: some inputs take longer to start (a PulseAudio monitor source delivers
+# its first block 0.7-2 s after opening; Bluetooth headsets switch profiles first)
+FIRST_DATA_S = 5.0
 RECONNECT_EVERY_S = 1.0  # seconds between attempts to reopen a vanished device
 SILENCE_DBFS = -100.0  # level reported for digital silence
 
@@ -275,6 +278,7 @@ class MicrophoneSource(AudioSource):
         self._buf = _Rebuffer(self.block_len)
         self._stopped = threading.Event()
         self._last_data = 0.0
+        self._has_data = False
         self._lost_at: float | None = None  # wall time the device was lost
         self._next_try = 0.0
         self._gap_clock0 = 0.0  # sample clock when the device was lost
@@ -352,6 +356,7 @@ class MicrophoneSource(AudioSource):
             self._resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(
                 rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
             self._last_data = time.monotonic()
+            self._has_data = False  # no callback yet from this stream
             self.status = "running"
             self.error = None
             log.info("capturing from %s at %d Hz", self.device_name, rate)
@@ -455,10 +460,12 @@ class MicrophoneSource(AudioSource):
                 if self._stopped.is_set():
                     break
                 inactive = stream is None or not getattr(stream, "active", True)
-                if inactive or time.monotonic() - self._last_data > STALL_S:
-                    self._device_lost("stream stopped" if inactive else f"no audio for {STALL_S:.0f} s")
+                stall = STALL_S if self._has_data else FIRST_DATA_S
+                if inactive or time.monotonic() - self._last_data > stall:
+                    self._device_lost("stream stopped" if inactive else f"no audio for {stall:.0f} s")
                 continue
             self._last_data = wall
+            self._has_data = True
             self._account()
             self._buf.push(self._convert(raw))
         return None

@@ -313,3 +313,26 @@ def test_live_session_without_a_device_fails_cleanly(tmp_path):
         session.start()
     meta = json.loads((tmp_path / "s" / "session.json").read_text())
     assert meta["status"] == "failed" and "no audio input device" in meta["error"]
+
+
+def test_a_slow_starting_input_is_not_taken_for_a_lost_one(monkeypatch):
+    """An input whose first audio comes later than a stall would allow (a PulseAudio monitor source:
+    0.7-2 s; a Bluetooth headset) is waited for, up to FIRST_DATA_S: no gap, no reconnection, nothing
+    lost from the start. Once it delivers, a stall of STALL_S is a lost device again."""
+    import audio.sources as s
+
+    monkeypatch.setattr(s, "STALL_S", 0.2)
+    monkeypatch.setattr(s, "FIRST_DATA_S", 3.0)
+    sd = FakeSD(auto=False)
+    src = MicrophoneSource(sd_module=sd)
+    src.start()
+    late = threading.Timer(0.8, lambda: sd.streams[0].push(3))  # first audio after 4 stalls' time
+    late.start()
+    first = src.read()
+    late.join()
+    assert not first.gap and first.t0 == 0.0 and float(np.abs(first.samples).max()) > 0.1
+    assert src.status == "running" and src.gaps == [] and len(sd.streams) == 1
+    assert [src.read().gap for _ in range(2)] == [False, False]
+    block = src.read()  # nothing more comes: now a stall is noticed after STALL_S
+    assert block.gap and src.status == "device lost"
+    src.stop()
