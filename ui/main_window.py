@@ -51,7 +51,7 @@ from app.qt_worker import (
 from app.settings import Settings, load_settings, save_settings
 from ui import gc_guard
 from ui import theme as themes
-from ui.cues import OTHERS_ID, display_name
+from ui.card_menu import card_menu
 from ui.live_view import LiveView
 from ui.recovery_bar import RecoveryBar
 from ui.start_dialog import StartDialog
@@ -414,50 +414,13 @@ class MainWindow(QMainWindow):
 
     # -- whose voice is it: the card menu ------------------------------------------------------
     def show_card_menu(self, card_id: str) -> QMenu | None:
-        """A card was clicked: "This is me", "This is the client", "Merge with …", "Show … separately"."""
-        cues = self.live_view.cues
-        if cues is None:
-            return None
-        card = next((c for c in cues.cards if c.id == card_id), None)
-        if card is None:
-            return None
-        model = self.live_view.model
-        menu = QMenu(self)
-        menu.setObjectName("card_menu")
-        others = [c for c in cues.cards if c.id not in (card_id, OTHERS_ID)]
-        if card_id == OTHERS_ID:
-            for target in others:
-                action = menu.addAction(f"These voices are {display_name(target)}")
-                action.triggered.connect(lambda _=False, t=target.id, m=card.members: self._merge(m, t))
-        else:
-            me = menu.addAction("This is me")
-            me.setEnabled(card.role != "therapist")
-            me.triggered.connect(lambda _=False: self._set_role(card_id, "therapist"))
-            client = menu.addAction("This is the client")
-            client.setEnabled(card.role != "client")
-            client.triggered.connect(lambda _=False: self._set_role(card_id, "client"))
-            if others:
-                menu.addSeparator()
-            for target in others:
-                action = menu.addAction(f"Merge with {display_name(target)}")
-                action.triggered.connect(lambda _=False, t=target.id: self._merge((card_id,), t))
-            if len(card.members) > 1:
-                menu.addSeparator()
-                split = menu.addAction("Show its voices separately")
-                split.triggered.connect(lambda _=False: (model.separate(card_id), self._rerender()))
-        self.card_menu = menu
-        self.add_privacy_key(menu)
-        menu.popup(QCursor.pos())
+        """A card was clicked: whose voice is it (:mod:`ui.card_menu`)."""
+        menu = card_menu(self, self.live_view.cues, self.live_view.model, card_id, self._rerender)
+        if menu is not None:
+            self.card_menu = menu
+            self.add_privacy_key(menu)
+            menu.popup(QCursor.pos())
         return menu
-
-    def _set_role(self, sid: str, role: str) -> None:
-        self.live_view.model.set_role(sid, role)
-        self._rerender()
-
-    def _merge(self, ids, into: str) -> None:
-        for sid in ids:
-            self.live_view.model.merge(sid, into)
-        self._rerender()
 
     def _roles(self) -> dict[str, str]:
         return self.live_view.model.saved_roles() if self.live_view.cues else {}
