@@ -9,7 +9,9 @@ Qt-free and shared with ``attune live``. Threads and what crosses them:
   signals reach the GUI thread.
 - :class:`SessionController` lives on the GUI thread. It keeps the latest state (the window repaints
   from a timer, ~12 Hz, from ``controller.latest``), and stops cleanly: ``requestInterruption`` → the
-  session finishes and saves → ``quit`` → ``wait``.
+  session finishes and saves → ``quit`` → ``wait``. ``prepare()`` starts the analysis process ahead
+  (the window calls it when the start dialog opens), so that the microphone opens the moment the
+  session starts; ``discard_prepared()`` ends it when no session follows.
 
 Nothing here logs transcript text.
 """
@@ -52,12 +54,14 @@ class SessionWorker(QObject):
     failed = Signal(str)  # one line for the user
 
     def __init__(self, config: SessionConfig, pipeline_factory: Callable | None = None,
-                 source_factory: Callable | None = None, isolate: bool | None = None) -> None:
+                 source_factory: Callable | None = None, isolate: bool | None = None,
+                 process: Any = None) -> None:
         super().__init__()
         self.config = config
         self.pipeline_factory = pipeline_factory or make_pipeline
         self.source_factory = source_factory or make_source
         self.isolate = (pipeline_factory is None and source_factory is None) if isolate is None else isolate
+        self.process = process  # an AnalysisProcess started ahead (SessionController.prepare), or None
 
     def _interrupted(self) -> bool:
         return QThread.currentThread().isInterruptionRequested()
@@ -95,7 +99,8 @@ class SessionWorker(QObject):
         from app.analysis_process import run_in_child
 
         self.status.emit("loading models")
-        run_in_child(self.config, session_dir, self._interrupted, send)
+        process, self.process = self.process, None
+        run_in_child(self.config, session_dir, self._interrupted, send, process)
 
 
 class SessionController(QObject):
@@ -119,6 +124,30 @@ class SessionController(QObject):
         self.state_count = 0
         self.running = False
         self.config: SessionConfig | None = None
+        self.prepared = None  # an AnalysisProcess started ahead, waiting for the session
+
+    @property
+    def isolated(self) -> bool:
+        """Sessions run in an analysis process (the default; tests with factories run them in-process)."""
+        if self.isolate is not None:
+            return self.isolate
+        return self.pipeline_factory is None and self.source_factory is None
+
+    def prepare(self) -> None:
+        """Start the analysis process and its microphone helper now, ahead of the session (returns at
+        once; nothing is captured until ``start``). A no-op for in-process sessions or when one is ready."""
+        if not self.isolated or self.running or (self.prepared is not None and self.prepared.alive):
+            return
+        from app.analysis_process import AnalysisProcess
+
+        self.discard_prepared()
+        self.prepared = AnalysisProcess()
+
+    def discard_prepared(self) -> None:
+        """End the process started ahead when no session follows (returns at once)."""
+        process, self.prepared = self.prepared, None
+        if process is not None:
+            process.cancel()
 
     def start(self, config: SessionConfig) -> None:
         if self.running:
@@ -131,7 +160,8 @@ class SessionController(QObject):
         self.state_count = 0
         self.thread = QThread()
         self.thread.setObjectName("attune-session")
-        self.worker = SessionWorker(config, self.pipeline_factory, self.source_factory, self.isolate)
+        process, self.prepared = self.prepared, None
+        self.worker = SessionWorker(config, self.pipeline_factory, self.source_factory, self.isolate, process)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.state.connect(self._on_state)
@@ -175,6 +205,7 @@ class SessionController(QObject):
 
     def shutdown(self, timeout_ms: int = 15000) -> None:
         """Blocking stop for application exit: interrupt → quit → wait."""
+        self.discard_prepared()
         if self.thread is None:
             return
         self.thread.requestInterruption()

@@ -70,6 +70,9 @@ class SessionConfig:
         never finds more voices than this. None: "not sure" (automatic).
     people_choice: the dialog's answer behind it ("individual", "couple", "family", "not_sure"; see
         ``audio.recorder.PEOPLE_CHOICES``), kept in session.json; None: named from ``num_speakers``.
+    requested_at: ``time.monotonic()`` when "Start session" was pressed (the machine's monotonic clock,
+        the same in every process), for ``open_delay_s`` in session.json's stats; None: when the
+        runner starts.
     """
 
     source: str | None = None
@@ -84,6 +87,7 @@ class SessionConfig:
     realtime: bool = True
     speed: float = 1.0
     session_dir: str | None = None
+    requested_at: float | None = None
 
     @property
     def is_file(self) -> bool:
@@ -221,6 +225,7 @@ class SessionStats:
     lost_s: float = 0.0
     asr_dropped: int = 0
     load_s: float = 0.0  # seconds the pipeline (speech models) took to load, capture running meanwhile
+    open_delay_s: float | None = None  # seconds from the session's start being asked for to the input open
     max_backlog_s: float = 0.0  # most audio waiting for the analysis at any time
     buffer_dropped_s: float = 0.0  # audio the analysis never saw (its buffer was full; still recorded)
     error: str | None = None
@@ -268,8 +273,9 @@ class SessionRunner:
     def __init__(self, source: AudioSource, session_dir: str | Path, pipeline_factory: PipelineFactory,
                  keep_audio: bool = True, keep_transcript: bool = True, meta: dict | None = None,
                  duration: float | None = None, on_block: Callable[[SessionState], None] | None = None,
-                 max_buffer_s: float = MAX_BUFFER_S) -> None:
+                 max_buffer_s: float = MAX_BUFFER_S, requested_at: float | None = None) -> None:
         self.source = source
+        self.requested_at = requested_at if requested_at is not None else time.monotonic()
         self.dir = Path(session_dir)
         self.pipeline_factory = pipeline_factory
         self.keep_transcript = keep_transcript
@@ -315,6 +321,7 @@ class SessionRunner:
             self.recorder.log("error", message=self.error)
             self.recorder.close(status="failed", error=self.error)
             raise
+        self.stats.open_delay_s = time.monotonic() - self.requested_at
         self.recorder.update(source=self.source.describe())
         self._note_now = _note(self.source)
         self._capture = threading.Thread(target=self._capture_loop, name="attune-capture", daemon=True)
@@ -515,6 +522,7 @@ class SessionRunner:
                             stats={"cpu_cores": round(s.cpu_cores, 3), "latency": s.latency,
                                    "asr_dropped": s.asr_dropped, "overflows": s.overflows,
                                    "load_s": round(s.load_s, 2), "max_backlog_s": round(s.max_backlog_s, 2),
+                                   "open_delay_s": None if s.open_delay_s is None else round(s.open_delay_s, 3),
                                    "buffer_dropped_s": round(s.buffer_dropped_s, 2)})
         self.recorder.update(duration=round(timeline.duration, 3))  # also in "no audio kept" mode
         return timeline
@@ -586,7 +594,7 @@ def drive_session(cfg: SessionConfig, session_dir: Path, pipeline_factory: Calla
         source = source_factory(cfg)
         runner = SessionRunner(source, session_dir, lambda on_record: pipeline_factory(cfg, on_record),
                                keep_audio=cfg.keep_audio, keep_transcript=cfg.keep_transcript,
-                               meta=session_meta(cfg))
+                               meta=session_meta(cfg), requested_at=cfg.requested_at)
         runner.start()
         send("state", runner.state())
         interrupted = ready_sent = False

@@ -10,6 +10,12 @@ process that only captures (numpy and sounddevice, nothing else) never waits for
 :class:`~audio.sources.MicrophoneSource` and sends each block over a pipe; the pipe and the helper's
 own queue (``QUEUE_BLOCKS``) hold the audio while this process is busy. On Linux the helper is forked
 (it starts in milliseconds, with nothing but this module's imports done); elsewhere it is spawned.
+
+:meth:`ProcessMicrophone.prepare` starts the helper ahead of the session (the desktop app does it while
+its start dialog is shown): it loads PortAudio, which scans the sound devices (a tenth of a second or
+more), and waits. :meth:`~ProcessMicrophone.start` then only opens the device, in milliseconds, so the
+capture begins the moment the session starts. A device PortAudio did not list when it was loaded (one
+plugged in, or held by another program at that moment) is looked for again once, at the open.
 """
 
 from __future__ import annotations
@@ -27,12 +33,45 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 20.0  # seconds to wait for the helper to open the device
 
 
-def _helper(conn, device, block_s: float, reconnect: bool) -> None:
+def _rescan_devices() -> None:
+    """Have PortAudio list the sound devices afresh (it lists them once, when it is loaded)."""
+    import sounddevice as sd
+
+    with contextlib.suppress(Exception):
+        sd._terminate()
+        sd._initialize()
+
+
+def _open(device, block_s: float, reconnect: bool, prepared: bool):
+    """A started :class:`~audio.sources.MicrophoneSource`; raises DeviceError."""
     from audio.sources import MicrophoneSource
 
     src = MicrophoneSource(device, block_s=block_s, reconnect=reconnect)
     try:
         src.start()
+    except DeviceError:
+        if not prepared:
+            raise
+        _rescan_devices()  # the device list is from before the session: look once more
+        src = MicrophoneSource(device, block_s=block_s, reconnect=reconnect)
+        src.start()
+    return src
+
+
+def _helper(conn, device, block_s: float, reconnect: bool, prepared: bool = False) -> None:
+    if prepared:  # load PortAudio now, then wait for the session's device
+        with contextlib.suppress(Exception):
+            import sounddevice  # noqa: F401
+        try:
+            conn.send(("prepared", None))
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if not (isinstance(msg, tuple) and msg[0] == "open"):
+            return
+        device = msg[1]
+    try:
+        src = _open(device, block_s, reconnect, prepared)
     except DeviceError as exc:
         conn.send(("error", str(exc)))
         return
@@ -69,18 +108,56 @@ class ProcessMicrophone(AudioSource):
         self._described: dict[str, Any] = {"kind": "microphone", "device": "", "device_rate": 0,
                                            "sample_rate": self.sample_rate}
         self._ended = False
+        self._prepared = self._ready = False
 
     def describe(self) -> dict:
         return dict(self._described)
 
-    def start(self) -> None:
+    def _spawn(self, prepared: bool) -> None:
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_helper, args=(child, self.device, self.block_s, self.reconnect),
-                                 name="attune-capture", daemon=True)
+        self._proc = ctx.Process(target=_helper, name="attune-capture", daemon=True,
+                                 args=(child, self.device, self.block_s, self.reconnect, prepared))
         self._proc.start()
         child.close()
         self._conn = parent
+        self._prepared = prepared
+        self._ready = False  # a prepared helper said it has loaded PortAudio
+
+    def prepare(self, timeout: float = START_TIMEOUT_S) -> bool:
+        """Start the helper now and wait (at most ``timeout`` s) until it has loaded PortAudio; no
+        device is opened. ``start()`` then opens ``device`` at once. True when the helper is ready.
+        Cheap to throw away: ``stop()``."""
+        if self._proc is None:
+            self._spawn(prepared=True)
+        return self._wait_prepared(timeout)
+
+    def _wait_prepared(self, timeout: float) -> bool:
+        if not self._ready and self._prepared and self._conn.poll(timeout):
+            try:
+                self._ready = self._conn.recv()[0] == "prepared"
+            except (EOFError, OSError):
+                self._ready = False
+        return self._ready
+
+    @property
+    def prepared(self) -> bool:
+        """The helper is running and waits for ``start()``."""
+        return self._proc is not None and self._prepared and self._proc.is_alive()
+
+    def start(self) -> None:
+        if self.prepared and self._wait_prepared(START_TIMEOUT_S):
+            try:
+                self._conn.send(("open", self.device))
+            except (BrokenPipeError, OSError):
+                self.stop()
+                raise DeviceError("the audio capture process ended before the session") from None
+            self._prepared = False
+        else:
+            if self._proc is not None:  # a helper that ended before the session (or a second start)
+                self.stop()
+            self._spawn(prepared=False)
+        parent = self._conn
         if not parent.poll(START_TIMEOUT_S):
             self.stop()
             raise DeviceError("the input device did not open in time")
@@ -125,6 +202,7 @@ class ProcessMicrophone(AudioSource):
 
     def stop(self) -> None:
         conn, proc = self._conn, self._proc
+        self._prepared = False
         if conn is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send("stop")

@@ -285,9 +285,11 @@ class MainWindow(QMainWindow):
         dialog = StartDialog(self.settings, self, self.theme, probe_level=self.probe_level)
         self.start_dialog = dialog
         self.add_privacy_key(dialog)
+        self.controller.prepare()  # the analysis process starts now: at "Start" the microphone opens at once
         dialog.accepted.connect(lambda: self.start_session(dialog.config(), dialog.chosen_settings()))
         dialog.rejected.connect(lambda: self._set_idle_message(
             "No session started: the client did not agree." if dialog.declined else "No session started."))
+        dialog.rejected.connect(self.controller.discard_prepared)
         dialog.finished.connect(lambda _code: self.activateWindow())  # the privacy key stays at hand
         dialog.open()
         if self.blanked:
@@ -582,6 +584,7 @@ class MainWindow(QMainWindow):
             self._save(self.last_result, dialog.note_text())
             dialog.close()
         self._end_review()
+        self.controller.discard_prepared()
         self.timer.stop()
         self.strip.close()
         app = QApplication.instance()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -95,6 +96,7 @@ class StartDialog(QDialog):
         self.probe_level = probe_level
         self._probe: LevelProbe | None = None
         self.declined = False
+        self.accepted_at: float | None = None  # time.monotonic() when "Start session" was pressed
 
         self.pages = QStackedWidget(self)
         self.pages.addWidget(self._setup_page(theme))
@@ -348,6 +350,7 @@ class StartDialog(QDialog):
     def accept(self) -> None:
         if not self.consent_box.isChecked():
             return  # no session without the client's agreement
+        self.accepted_at = time.monotonic()  # "Start session" pressed: the session's recording starts now
         super().accept()
 
     def config(self) -> SessionConfig:
@@ -361,6 +364,7 @@ class StartDialog(QDialog):
             keep_transcript=self.keep_transcript_radio.isChecked(),
             num_speakers=count,
             people_choice=choice,
+            requested_at=self.accepted_at,
         )
 
     def chosen_settings(self) -> Settings:
