@@ -10,6 +10,11 @@ same schema as ``analyze_file``.
 
 Speakers: a streaming diarizer (``process(samples) -> [Turn]``, ``flush()``, ``reset()``, a current
 speaker) plugs in through ``diarizer=``; without one every speech region is a turn of ``"S1"``.
+
+The enrolled voice (``LiveOptions.anchor``): every ``HEARD_EVERY_S`` the state says whether it has been
+heard (``SessionState.enrolled_heard``, :func:`analysis.enrollment.enrolled_voice_heard`), comparing it
+with the diarizer's ``heard_voiceprints()`` (what was actually heard: never the centroids, which the
+enrolled voiceprint itself seeds). Once heard, it stays heard.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ MIN_TAIL_S = 0.25  # seconds: a region's remainder after its last cut shorter th
 HISTORY_S = 60.0  # seconds of per-block history kept (provisional talk time, label latency)
 TRIM_EVERY_S = 30.0  # seconds of session audio between returns of freed heap memory to the system
 LATENCY_EVERY_S = 1.0  # seconds between recomputations of the latency percentiles
+HEARD_EVERY_S = 2.0  # seconds of session audio between checks that the enrolled voice has been heard
 
 RecordFn = Callable[[str, Any], None]  # (type, dataclass record) → e.g. Recorder.log_record
 
@@ -156,6 +162,8 @@ class LivePipeline:
         self.status = "listening"
         self.error: str | None = None  # a pipeline problem (e.g. diarization switched off)
         self._source_error: str | None = None  # the device message while capture is interrupted
+        self._enrolled_heard: bool | None = None
+        self._heard_checked_at = 0.0  # session time of the last check
         self.finished = False
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -314,6 +322,22 @@ class LivePipeline:
             self.status = "device lost" if lost else "listening"
 
     # -- the snapshot ---------------------------------------------------------------------------------
+    def _check_enrolled_voice(self, t: float, force: bool = False) -> None:
+        """Has the enrolled voice been heard (after enough speech)? Checked every ``HEARD_EVERY_S``."""
+        anchor = self.options.anchor
+        if anchor is None or self._enrolled_heard or (not force and t - self._heard_checked_at < HEARD_EVERY_S):
+            return
+        self._heard_checked_at = t
+        heard = getattr(self.diarizer, "heard_voiceprints", None)
+        if not callable(heard):
+            return
+        from analysis.enrollment import enrolled_voice_heard
+
+        try:
+            self._enrolled_heard = enrolled_voice_heard(heard(), anchor, speech_s=sum(self._talk.values()))
+        except Exception:  # the check must never stop the analysis
+            log.exception("could not compare the enrolled voice with the voices heard")
+
     def _provisional(self, now: float) -> dict[str, float]:
         """Speech since the last closed turn, attributed per block to the speaker shown then."""
         prov: dict[str, float] = {}
@@ -356,6 +380,7 @@ class LivePipeline:
             self._latency_at = now
             self._latency = Latency(*self.lat_state.p90_max(), *self.lat_transcript.p90_max(),
                                     *self.lat_label.p90_max(), self.asr.backlog if self.asr else 0)
+        self._check_enrolled_voice(t1, force=self.status == "finished")
         cue = self.cues.fields()
         state = SessionState(
             t=t1, status=self.status, speaking_now=(current,) if current else (),
@@ -366,7 +391,7 @@ class LivePipeline:
             recent_turns=tuple(recent), transcript_tail=tuple(self.utterances[-TRANSCRIPT_TAIL:]),
             level_dbfs=self.level_dbfs, overflows=self.overflows, lost_s=self.lost_s,
             asr_dropped=self.asr.dropped if self.asr else 0, latency=self._latency, error=self._source_error or self.error,
-            transcribing=self.asr is not None, **cue)
+            transcribing=self.asr is not None, enrolled_heard=self._enrolled_heard, **cue)
         with self._lock:
             self._state = state
         if measure:

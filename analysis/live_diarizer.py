@@ -58,6 +58,12 @@ class ThreadedDiarizer:
     def current_speaker(self) -> str | None:
         return self.speaker_now
 
+    def heard_voiceprints(self) -> dict[str, np.ndarray]:
+        """The inner diarizer's :meth:`~analysis.streaming_diarization.StreamingDiarizer.heard_voiceprints`
+        (empty when it has none)."""
+        heard = getattr(self.inner, "heard_voiceprints", None)
+        return heard() if callable(heard) else {}
+
     def _run(self) -> None:
         while True:
             with self._cv:

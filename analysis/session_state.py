@@ -65,6 +65,9 @@ class SessionState:
     no_input_s: float = 0.0  # seconds the input has delivered only digital silence, or nothing at all
     backlog_s: float = 0.0  # seconds of captured audio still waiting for analysis (models loading)
     transcribing: bool = True  # words are recognised (False: "no transcript" consent or no recogniser)
+    # the enrolled therapist voice was heard in the session (True), not heard after enough speech (False),
+    # or cannot be said: nothing enrolled, or too early (None); see analysis.enrollment.enrolled_voice_heard
+    enrolled_heard: bool | None = None
 
     def __post_init__(self) -> None:  # freeze every mapping so a reader can never change a snapshot
         for name in _MAP_FIELDS:

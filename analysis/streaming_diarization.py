@@ -127,8 +127,24 @@ class StreamingDiarizer:
         return self.speaker_now
 
     def centroids(self) -> dict[str, np.ndarray]:
-        """Current voiceprint per public speaker id (unit vectors)."""
+        """Current voiceprint per public speaker id (unit vectors). The anchor's speaker includes the
+        anchor itself: compare :meth:`heard_voiceprints` with the enrolled voiceprint instead."""
         return {sid: _unit(self._sums[g]) for g, sid in self._ids.items()}
+
+    def heard_voiceprints(self) -> dict[str, np.ndarray]:
+        """Per public speaker id, the mean of the embeddings of what was actually heard (unit vectors):
+        the anchor's seed left out, and the anchor's speaker left out while nothing heard has joined it.
+        Safe to call from another thread while ``process`` runs (it reads copies)."""
+        sums, ids = list(self._sums), dict(self._ids)
+        out = {}
+        for g, sid in ids.items():
+            if g >= len(sums):
+                continue
+            heard = sums[g] - self._anchor * self.options.anchor_weight if g == 0 and self._anchor is not None \
+                else sums[g]
+            if float(np.linalg.norm(heard)) > 1e-3:  # an embedding is a unit vector: less is rounding
+                out[sid] = _unit(heard)
+        return out
 
     @property
     def time(self) -> float:

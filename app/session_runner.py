@@ -116,9 +116,10 @@ def make_source(config: SessionConfig) -> AudioSource:
     return ProcessMicrophone(config.source)
 
 
-def make_pipeline(config: SessionConfig, on_record: Callable | None):
-    """The live pipeline; an enrolled therapist voice anchors the streaming diarizer and the number of
-    people in the room (when the clinician gave it) bounds its speakers."""
+def make_pipeline(config: SessionConfig, on_record: Callable | None, **options: Any):
+    """The live pipeline; an enrolled therapist voice anchors the streaming diarizer (and the state says
+    whether it is heard) and the number of people in the room (when the clinician gave it) bounds its
+    speakers. ``options``: further :class:`~analysis.live.LiveOptions` fields (tests, benchmarks)."""
     from analysis.live import LiveOptions, LivePipeline
 
     anchor = None
@@ -129,9 +130,9 @@ def make_pipeline(config: SessionConfig, on_record: Callable | None):
         if vp is None:
             log.warning("enrolled voice %r not found; roles are guessed", config.therapist_voice)
         anchor = vp.vector if vp is not None else None
-    options = LiveOptions(transcribe=config.transcribe and config.keep_transcript, anchor=anchor,
-                          num_speakers=config.num_speakers)
-    return LivePipeline(options, on_record=on_record)
+    live = LiveOptions(transcribe=config.transcribe and config.keep_transcript, anchor=anchor,
+                       num_speakers=config.num_speakers)
+    return LivePipeline(replace(live, **options), on_record=on_record)
 
 
 # -- roles ----------------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ MAX_CARDS = 4  # cards in the view; beyond it the smallest voices join "Other vo
 OTHERS_ID = "others"  # the id of the "Other voices" card
 OTHERS_LABEL = "Other voices"
 ROLES = ("therapist", "client")
+# The enrolled voice was not heard after enough speech (SessionState.enrolled_heard is False): the pipeline's
+# roles rest on it, so they may be wrong. Shown until the voice is heard or the clinician says whose voice is
+# whose (a card's "This is me" / "This is the client", or "Swap roles").
+VOICE_NOT_HEARD = ("Your enrolled voice has not been heard yet — roles may be wrong; click a card to say "
+                   "which voice is yours.")
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Cues:
     health: str = ""  # overflow / dropped-ASR note, empty when all is well
     transcript: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (label, text)
     cards: tuple[Person, ...] = ()  # what the view shows: one per person, then "Other voices"
+    voice_note: str = ""  # VOICE_NOT_HEARD while the enrolled voice is not heard (else empty)
 
     def _shown(self) -> tuple[Person, ...]:
         return self.cards or self.people
@@ -184,6 +190,7 @@ class CueModel:
         self._heard: list[str] = []  # speaker ids in the order they were first heard
         self._pipeline_roles = False  # the pipeline named roles (enrolled voice)
         self._last: Cues | None = None
+        self.roles_confirmed = False  # the clinician said whose voice is whose (a card's menu, "Swap roles")
         self._role_by_id: dict[str, str | None] = {}
 
     # -- roles ---------------------------------------------------------------------------------
@@ -232,6 +239,7 @@ class CueModel:
         that was the therapist takes ``sid``'s old role, so there is still one therapist (or at most
         ``max_therapists``)."""
         roles = self._settle()
+        self.roles_confirmed = True
         sid = self.target(sid)
         old = roles.get(sid)
         if role == "therapist":  # a client may be one of several (a couple); a therapist may not
@@ -248,6 +256,7 @@ class CueModel:
             return
         therapist, client = cues.therapist.id, cues.client.id
         roles = self._settle()
+        self.roles_confirmed = True
         roles[therapist], roles[client] = "client", "therapist"
 
     def merge(self, sid: str, into: str) -> None:
@@ -350,7 +359,9 @@ class CueModel:
                 for u in (getattr(state, "transcript_tail", ()) or ())
             ),
         )
-        cues = Cues(**{**cues.__dict__, "cards": self._cards(people)})
+        not_heard = getattr(state, "enrolled_heard", None) is False and not self.roles_confirmed
+        cues = Cues(**{**cues.__dict__, "cards": self._cards(people),
+                       "voice_note": VOICE_NOT_HEARD if not_heard else ""})
         cues = Cues(**{**cues.__dict__, "nudges": self._nudges(cues, t)})
         self._last = cues
         return cues

@@ -3,7 +3,8 @@
 Layout, top to bottom: session clock (with a gentle cue near the planned end), who is speaking now,
 the pause timer; the talk-balance bars (session and last 5 minutes); a rolling speaking timeline;
 one card per voice (interruptions made/received, backchannels, quick responses, pace and tone
-against the speaker's own baseline); a small nudge line; the transcript, hidden until asked for.
+against the speaker's own baseline), with a plain line above them when the enrolled voice has not been
+heard; a small nudge line; the transcript, hidden until asked for.
 
 The view never pulls data itself: :meth:`LiveView.show_state` is called by the window's repaint timer
 with the latest snapshot, and only widgets whose text changed are touched.
@@ -193,6 +194,13 @@ class LiveView(QWidget):
         self.timeline = TimelineStrip(self, theme=theme)
         root.addWidget(self.timeline)
 
+        # the enrolled voice is not heard: one plain line just above the cards it asks to click
+        self.voice_note = QLabel("")
+        self.voice_note.setObjectName("voice_note")
+        self.voice_note.setWordWrap(True)
+        self.voice_note.setVisible(False)
+        root.addWidget(self.voice_note)
+
         self.cards_row = QHBoxLayout()
         self.cards_row.setSpacing(10)
         root.addLayout(self.cards_row)
@@ -300,6 +308,10 @@ class LiveView(QWidget):
             self.window_bar.set_values(side(a, True), side(b, True), flagged="talk_share" in nudge_keys)
 
         self._sync_cards(cues)
+        set_text(self.voice_note, cues.voice_note)
+        self._color(self.voice_note, th.nudge)
+        if self.voice_note.isHidden() == bool(cues.voice_note):  # isHidden: the window may be behind the strip
+            self.voice_note.setVisible(bool(cues.voice_note))
         text = "   ·   ".join(n.text for n in cues.nudges)
         set_text(self.nudge_label, text)
         self.nudge_label.setToolTip("\n".join(n.tip for n in cues.nudges))
