@@ -154,12 +154,26 @@ class CueAdapter:
 
     def final(self, turns: Sequence[Turn], utterances: Sequence[Utterance], duration: float,
               audio: Any = None) -> tuple[Metrics | None, list[Event]]:
+        """The batch computation over the whole session (``audio``: ``read(start, end)`` over the whole
+        recording, for tone). Without it (no audio kept) tone comes from what the live engine measured
+        while each turn was still in the live ring, and from the ring for what it still holds, so the
+        session's tone figures are there all the same."""
         self.stop()
         if self.module is None:
             return None, []
         try:
-            metrics, events = self.module.compute_cues(list(turns), list(utterances), duration, self.options,
-                                                       audio)
+            live = self.engine
+            if audio is None and live is not None and live.audio is not None:
+                engine = self.module.CueEngine(self.options, live.audio)
+                engine._tone_cache.update(live._tone_cache)  # per turn, measured live
+                for t in turns:
+                    engine.add_turn(t)
+                for u in utterances:
+                    engine.add_utterance(u)
+                metrics, events = engine.metrics(duration)
+            else:
+                metrics, events = self.module.compute_cues(list(turns), list(utterances), duration,
+                                                           self.options, audio)
         except Exception:
             log.exception("batch cue computation failed")
             return None, []

@@ -420,7 +420,8 @@ class LivePipeline:
         """Close open speech, drain transcription (up to ``timeout`` s) and return the timeline.
 
         ``audio`` (``read(start_s, end_s) -> samples`` over the whole recording) lets the final cues
-        measure tone; without it tone figures are left out.
+        measure tone; without it (no audio kept) the tone measured live, while each turn was in the
+        ring, is used.
         """
         if self.finished:
             raise RuntimeError("finish() was already called")

@@ -2,9 +2,10 @@
 
 One column per card of the live view (you, the client, any other person, "Other voices"), so four
 voices still fit: talk time and share, interruptions made and received, backchannels and quick replies,
-pace and tone against each voice's own baseline, questions (open ones in brackets) when there is a
-transcript; then the session's length and its silences. After a review of a recording nothing is
-saved: the dialog says so and has no note.
+pace against each voice's own baseline, tone (the voice's median pitch over the session and how much it
+moves, and how the last five minutes compared with its own baseline), questions (open ones in brackets)
+when there is a transcript; then the session's length and its silences. After a review of a recording
+nothing is saved: the dialog says so and has no note.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from ui.cues import Cues, Person, mmss
 from ui.live_view import person_title
 
 SILENCE_MIN_S = 3.0  # what the cue engine counts as a silence (analysis.cues.CueOptions.silence_min_s)
+PITCH_REF_HZ = 100.0  # semitones of the cue engine's pitch figures are re this (analysis.prosody.REF_HZ)
+TONE_TIP = ("The voice's median pitch over the session and how much it moves (± semitones); in brackets, "
+            "the last five minutes against this voice's own baseline")
+TONE_TOO_LITTLE = "too little speech to measure"
+TONE_NOT_MEASURED = "not measured"
 
 
 def _metrics(timeline: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -44,11 +50,27 @@ def _questions(p: Person, per: dict[str, dict[str, Any]]) -> str:
     return f"{q} ({oq} open)"
 
 
+def _tone(p: Person, per: dict[str, dict[str, Any]]) -> str:
+    """"182 Hz ±2.1 st" and, on a second line, "(as usual)": the median pitch over the session of the
+    card's voice with the most speech and its variability, then the live view's word for the last five
+    minutes against its own baseline; or why there is no figure."""
+    ids = p.members or (p.id,)
+    measured = [per[i] for i in ids if i in per and per[i].get("pitch_median_st") is not None]
+    if not measured:
+        if any(m.get("pitch_median_st") is not None for m in per.values()):
+            return TONE_TOO_LITTLE  # others were measured: this voice has too little voiced speech
+        return p.tone or TONE_NOT_MEASURED
+    m = max(measured, key=lambda m: float(m.get("talk_time") or 0.0))
+    text = f"{PITCH_REF_HZ * 2 ** (float(m['pitch_median_st']) / 12):.0f} Hz"
+    if m.get("pitch_variability_st") is not None:
+        text += f" ±{float(m['pitch_variability_st']):.1f} st"
+    return f"{text}\n({p.tone})" if p.tone else text
+
+
 def summary_rows(cues: Cues, timeline: Any = None) -> list[tuple[str, str]]:
     """(caption, value) rows of the summary: per card ``"<who>: <what>"``, then the session's."""
     per, session = _metrics(timeline)
-    if timeline is not None and not getattr(timeline, "utterances", None):
-        per = {}  # no words, no questions to count
+    words = per if timeline is None or getattr(timeline, "utterances", None) else {}  # no words: no questions
     rows = []
     for p in cues.cards or cues.people:
         who = person_title(p)
@@ -56,8 +78,8 @@ def summary_rows(cues: Cues, timeline: Any = None) -> list[tuple[str, str]]:
         rows.append((f"{who}: interrupted / was interrupted", f"{p.interruptions_made} / {p.interruptions_received}"))
         rows.append((f"{who}: backchannels / quick replies", f"{p.backchannels} / {p.quick_responses}"))
         rows.append((f"{who}: pace", p.pace or "–"))
-        rows.append((f"{who}: tone", p.tone or "–"))
-        rows.append((f"{who}: questions", _questions(p, per)))
+        rows.append((f"{who}: tone", _tone(p, per) if timeline is not None else (p.tone or "–")))
+        rows.append((f"{who}: questions", _questions(p, words)))
     rows.append(("Length", mmss(cues.t)))
     silences = session.get("silences")
     if silences is not None:
@@ -98,6 +120,8 @@ class SummaryDialog(QDialog):
         for row, (key, caption) in enumerate(ROW_CAPTIONS, start=1):
             cap = QLabel(caption)
             cap.setProperty("muted", True)
+            if key == "tone":
+                cap.setToolTip(TONE_TIP)
             grid.addWidget(cap, row, 0)
             for col, p in enumerate(people, start=1):
                 name = f"{person_title(p)}: {key}"
