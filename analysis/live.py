@@ -325,7 +325,8 @@ class LivePipeline:
     def _check_enrolled_voice(self, t: float, force: bool = False) -> None:
         """Has the enrolled voice been heard (after enough speech)? Checked every ``HEARD_EVERY_S``."""
         anchor = self.options.anchor
-        if anchor is None or self._enrolled_heard or (not force and t - self._heard_checked_at < HEARD_EVERY_S):
+        due = force or t - self._heard_checked_at >= HEARD_EVERY_S
+        if anchor is None or self._enrolled_heard or not due:
             return
         self._heard_checked_at = t
         heard = getattr(self.diarizer, "heard_voiceprints", None)

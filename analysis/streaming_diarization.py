@@ -140,8 +140,9 @@ class StreamingDiarizer:
         for g, sid in ids.items():
             if g >= len(sums):
                 continue
-            heard = sums[g] - self._anchor * self.options.anchor_weight if g == 0 and self._anchor is not None \
-                else sums[g]
+            heard = sums[g]
+            if g == 0 and self._anchor is not None:  # the seed: the enrolled voice, not anything heard
+                heard = heard - self._anchor * self.options.anchor_weight
             if float(np.linalg.norm(heard)) > 1e-3:  # an embedding is a unit vector: less is rounding
                 out[sid] = _unit(heard)
         return out

@@ -167,7 +167,7 @@ class AnalysisProcess:
                     break
         except (EOFError, OSError):
             pass
-        proc.join(JOIN_S)  # on the worker thread, not the GUI thread: the controller's final wait() is instant
+        proc.join(JOIN_S)  # on the worker thread, not the GUI thread: the controller's wait() is instant
         if proc.is_alive():
             proc.terminate()
             proc.join(2)

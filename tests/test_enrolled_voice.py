@@ -102,7 +102,8 @@ def test_the_window_says_when_the_enrolled_voice_is_not_heard(qtbot, dialogue, v
     wav, _truth = dialogue
     store.save("Me", voiceprints[enrolled])
     # the real pipeline for the chosen voice (anchor from the store), waiting for the diarizer if behind
-    controller = SessionController(pipeline_factory=lambda cfg, rec: make_pipeline(cfg, rec, backpressure=True))
+    controller = SessionController(
+        pipeline_factory=lambda cfg, rec: make_pipeline(cfg, rec, backpressure=True))
     win = MainWindow(controller=controller, file_speed=SPEED, probe_level=False)
     qtbot.addWidget(win)
     win.show()

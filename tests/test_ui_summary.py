@@ -69,7 +69,7 @@ def test_summary_shows_each_voice_tone_without_the_audio(qtbot, dialogue):
         win.strip.close()
 
 
-def test_summary_says_why_a_tone_is_missing(voices_state_settings=None):
+def test_summary_says_why_a_tone_is_missing():
     from app.settings import Settings
     from tests.ui_session import voices_state
 

@@ -310,7 +310,7 @@ class LiveView(QWidget):
         self._sync_cards(cues)
         set_text(self.voice_note, cues.voice_note)
         self._color(self.voice_note, th.nudge)
-        if self.voice_note.isHidden() == bool(cues.voice_note):  # isHidden: the window may be behind the strip
+        if self.voice_note.isHidden() == bool(cues.voice_note):  # isHidden: the window may be hidden
             self.voice_note.setVisible(bool(cues.voice_note))
         text = "   ·   ".join(n.text for n in cues.nudges)
         set_text(self.nudge_label, text)
