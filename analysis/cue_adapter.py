@@ -165,7 +165,9 @@ class CueAdapter:
             live = self.engine
             if audio is None and live is not None and live.audio is not None:
                 engine = self.module.CueEngine(self.options, live.audio)
-                engine._tone_cache.update(live._tone_cache)  # per turn, measured live
+                cache = getattr(engine, "_tone_cache", None)  # per turn, measured live (cues.CueEngine)
+                if isinstance(cache, dict):
+                    cache.update(getattr(live, "_tone_cache", None) or {})
                 for t in turns:
                     engine.add_turn(t)
                 for u in utterances:
