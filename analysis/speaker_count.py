@@ -45,6 +45,9 @@ SINGLE_SPLIT_SILHOUETTE = 0.50  # without conversation evidence, two groups must
 #                                 (the lower end of the score's one-standard-error interval)
 MIN_SPLIT_EMBEDDINGS = 10  # and there must be this many clustered embeddings (about 30 s of speech):
 #                            fewer give a silhouette that means nothing (20 s of one voice scored 0.60)
+MIN_EXTRA_SPEAKER_EMBEDDINGS = 3  # a third (fourth...) speaker must be heard alone in at least this many
+#                                  windows (about 6 s of window positions at the 2-s step); below it a cut
+#                                  into k > 2 groups is a split of a voice's few odd windows, not a person
 CLEAN_MIN_FRACTION = 0.2  # a (window, speaker) embedding is clustered when its speaker talks alone this
 #                           much of the window (pyannote's own filter, kept identical)
 
@@ -93,7 +96,8 @@ def distinct_two_voice_windows(embeddings: np.ndarray, activity: np.ndarray, fra
 
 def silhouettes(embeddings: np.ndarray, max_k: int) -> dict[int, tuple[float, float]]:
     """(mean silhouette, its standard error) of the average-linkage (cosine) cut into k clusters,
-    k = 2..max_k."""
+    k = 2..max_k; a cut with k > 2 in which a cluster has fewer than ``MIN_EXTRA_SPEAKER_EMBEDDINGS``
+    members is not a candidate."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from sklearn.metrics import silhouette_samples
 
@@ -105,7 +109,8 @@ def silhouettes(embeddings: np.ndarray, max_k: int) -> dict[int, tuple[float, fl
     out: dict[int, tuple[float, float]] = {}
     for k in range(2, min(max_k, n - 1) + 1):
         labels = fcluster(tree, k, criterion="maxclust")
-        if len(np.unique(labels)) == k:
+        sizes = np.bincount(labels)[1:]
+        if np.count_nonzero(sizes) == k and (k == 2 or sizes.min() >= MIN_EXTRA_SPEAKER_EMBEDDINGS):
             per_point = silhouette_samples(x, labels, metric="cosine")
             out[k] = (float(per_point.mean()), float(per_point.std(ddof=1) / np.sqrt(n)))
     return out

@@ -12,6 +12,8 @@ constants were tuned on (``tuned``) or only checked on (``checked``). Sets:
   must say 1.
 * ``heldout``: generated counselling dialogues in voices never used for tuning, close pairs and a neural
   voice among them (``audio.synth.heldout_dialogues``; checked only).
+* ``assembled``: three- and four-person conversations laid together from the real one-speaker sides
+  of the calls (:mod:`analysis.assembled`; checked only): real voices, artificial turn-taking.
 * ``synth``: the older generated dialogues (easy voices; for continuity with earlier figures).
 
 After the table: the leave-one-recording-out check of the one-vs-many decision (for each tuning file,
@@ -91,6 +93,10 @@ def recordings(sets: list[str], out: Path, n_synth: int = 3):
         items += [(f, len({t.speaker for t in read_rttm(f.rttm)})) for f in dev_set(SHARED_AUDIO)]
     if "single" in sets and have_shared:
         items += [(f, 1) for f in single_speaker_set(SHARED_AUDIO)]
+    if "assembled" in sets and have_shared:
+        from analysis.assembled import assembled_set
+
+        items += assembled_set(SHARED_AUDIO, out / "assembled")
     if "heldout" in sets:
         from audio.synth import heldout_dialogues
 
@@ -140,7 +146,7 @@ def leave_one_out(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", default="dev,single,heldout", help="comma-separated: dev, single, heldout, synth")
+    ap.add_argument("--sets", default="dev,single,heldout", help="comma-separated: dev, single, heldout, assembled, synth")
     ap.add_argument("--synth", type=int, default=3, help="older generated two-person dialogues in 'synth'")
     ap.add_argument("--no-live", action="store_true", help="offline diarizer only")
     ap.add_argument("--no-offline", action="store_true", help="live diarizer only")

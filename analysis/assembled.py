@@ -1,0 +1,146 @@
+"""Three- and four-person conversations assembled from real voices, for checking the speaker count.
+
+The shared recordings hold no real three- or four-person conversation with more than a word from the
+extra people (AMI trn05: one speaker talks 23 s of 30, three others a word each). These check files are
+built from the real one-speaker sides of the development calls (:func:`analysis.evaluation.
+single_speaker_set`: a side on which the other caller is at least 40 dB down): each speaker's own
+utterances, cut from their own channel at the reference boundaries, are laid end to end in a random
+turn order with short gaps and an occasional overlap, each voice at its own level. The voices and the
+telephone channels are real (two sides of one call are two people on one line); the turn-taking is not,
+so these files check *how many* and *who*, not the timing cues. Truth is where each utterance was placed.
+
+Deterministic for a seed. Files: ``<out>/assembled-<n>spk-<k>.wav`` and ``.rttm``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from analysis.evaluation import DEV_COLLAR_S, DiarizationFile, load_file, single_speaker_set
+from analysis.timeline import Turn, read_rttm, write_rttm
+
+SAMPLE_RATE = 16_000
+TARGET_S = 150.0  # s of conversation per assembled file
+MIN_UTTERANCE_S = 0.8  # s: shorter reference turns are not used (clipped words)
+GAP_S = (0.2, 0.9)  # s: silence between turns, uniform
+OVERLAP_P = 0.1  # chance that a turn starts before the previous one ends
+OVERLAP_S = 0.4  # s of such an overlap
+LEVEL_DBFS = (-26.0, -18.0)  # each voice's speech level, uniform per speaker
+PAD_S = 0.05  # s kept around each utterance
+SAME_VOICE_COSINE = 0.75  # sides whose mean voiceprints are this alike may be one person (a call-centre
+#                           agent on two calls: MUL1423-ch0 / SNG1640-ch0 score 0.91, SNG0072-ch0 /
+#                           SNG0480-ch1 0.79; the next pair 0.68) and never go into one file
+
+
+@dataclass(frozen=True)
+class Side:
+    """One real speaker: their channel's audio and their own utterances (start, end) in it."""
+
+    name: str
+    audio: np.ndarray
+    utterances: list[tuple[float, float]]
+
+
+def real_sides(shared_audio: Path) -> list[Side]:
+    """The clean one-speaker sides of the development calls, whole (not the 90-s excerpts)."""
+    out = []
+    for item in single_speaker_set(shared_audio):
+        turns = read_rttm(item.rttm)
+        labels = sorted({t.speaker for t in turns})
+        own = labels[item.channel] if item.channel is not None else item.wav.stem.rsplit("_", 1)[-1]
+        whole = replace(item, excerpt_s=None)
+        audio = load_file(whole)
+        mine = [(t.start, t.end) for t in turns if t.speaker == own and t.end - t.start >= MIN_UTTERANCE_S
+                and not any(u.speaker != own and u.start < t.end and u.end > t.start for u in turns)]
+        if mine:
+            out.append(Side(item.name.split("/", 1)[-1], audio, mine))
+    return out
+
+
+def assemble(sides: list[Side], seed: int, target_s: float = TARGET_S) -> tuple[np.ndarray, list[Turn]]:
+    """A conversation among ``sides`` (16 kHz mono) and its turns."""
+    rng = np.random.default_rng(seed)
+    gains = {s.name: 10 ** (rng.uniform(*LEVEL_DBFS) / 20) / max(_speech_rms(s), 1e-6) for s in sides}
+    next_utt = {s.name: int(rng.integers(len(s.utterances))) for s in sides}
+    talk = {s.name: 0.0 for s in sides}
+    pieces: list[tuple[int, np.ndarray]] = []
+    turns: list[Turn] = []
+    t, prev = 0.0, None
+    while t < target_s:
+        others = [s for s in sides if s.name != prev]
+        side = min(others, key=lambda s: talk[s.name]) if rng.random() < 0.5 else others[rng.integers(len(others))]
+        a, b = side.utterances[next_utt[side.name] % len(side.utterances)]
+        next_utt[side.name] += 1
+        lo, hi = int(max(0.0, a - PAD_S) * SAMPLE_RATE), int(min(len(side.audio), (b + PAD_S) * SAMPLE_RATE))
+        clip = side.audio[lo:hi] * gains[side.name]
+        start = t + (-OVERLAP_S if prev is not None and rng.random() < OVERLAP_P else rng.uniform(*GAP_S))
+        start = max(0.0, start)
+        s0 = int(round(start * SAMPLE_RATE))
+        pieces.append((s0, clip))
+        speech_start = start + (a - lo / SAMPLE_RATE)
+        turns.append(Turn(side.name, round(speech_start, 3), round(speech_start + (b - a), 3)))
+        talk[side.name] += b - a
+        t = start + len(clip) / SAMPLE_RATE
+        prev = side.name
+    mix = np.zeros(max(s0 + len(c) for s0, c in pieces), np.float32)
+    for s0, clip in pieces:
+        mix[s0: s0 + len(clip)] += clip.astype(np.float32)
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    if peak > 0.99:
+        mix *= 0.99 / peak
+    return mix, turns
+
+
+def assembled_set(shared_audio: Path, out_dir: Path, sizes: tuple[int, ...] = (3, 4),
+                  per_size: int = 3) -> list[tuple[DiarizationFile, int]]:
+    """``per_size`` assembled conversations of each size (written once into ``out_dir``), each from
+    different real speakers, as (DiarizationFile, number of speakers); checked only, never tuned on."""
+    import soundfile as sf
+
+    sides = real_sides(shared_audio)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = []
+    prints = None
+    for n in sizes:
+        if len(sides) < n:
+            continue
+        for k in range(per_size):
+            seed = 1000 * n + k
+            name = f"assembled-{n}spk-{k}"
+            wav, rttm = out_dir / f"{name}.wav", out_dir / f"{name}.rttm"
+            if not (wav.is_file() and rttm.is_file()):
+                prints = _voiceprints(sides) if prints is None else prints
+                rng = np.random.default_rng(seed)
+                while True:
+                    pick = rng.choice(len(sides), size=n, replace=False)
+                    sim = prints[pick] @ prints[pick].T
+                    if sim[np.triu_indices(n, 1)].max() < SAME_VOICE_COSINE:
+                        break
+                audio, turns = assemble([sides[i] for i in sorted(pick)], seed)
+                sf.write(str(wav), audio, SAMPLE_RATE, subtype="PCM_16")
+                write_rttm(turns, rttm, name)
+            items.append((DiarizationFile(f"assembled/{name}", wav, rttm, DEV_COLLAR_S, "checked"), n))
+    return items
+
+
+def _voiceprints(sides: list[Side]) -> np.ndarray:
+    """Unit mean CAM++ embedding of each side's speech (3-s windows of its first 40 utterances)."""
+    from analysis.diarization import window_embeddings
+
+    out = []
+    for side in sides:
+        speech = np.concatenate([side.audio[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)]
+                                 for a, b in side.utterances[:40]])
+        _, emb = window_embeddings(speech, 3.0, 3.0)
+        mean = emb.mean(axis=0)
+        out.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
+    return np.array(out)
+
+
+def _speech_rms(side: Side) -> float:
+    parts = [side.audio[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)] for a, b in side.utterances]
+    x = np.concatenate(parts).astype(np.float64) if parts else np.zeros(1)
+    return float(np.sqrt(np.mean(x ** 2)))
