@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from analysis.timeline import Utterance, Word
+from audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # Hz
 BEHIND_WARN_S = 30.0  # seconds of speech waiting for transcription that make a "behind" warning
 BEHIND_LOG_EVERY_S = 10.0  # seconds (wall) between two "behind" log lines
 MAX_BATCH_S = 25.0  # seconds of waiting speech transcribed in one recogniser call when behind

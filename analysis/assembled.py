@@ -21,8 +21,8 @@ import numpy as np
 
 from analysis.evaluation import DEV_COLLAR_S, DiarizationFile, load_file, single_speaker_set
 from analysis.timeline import Turn, read_rttm, write_rttm
+from audio import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 TARGET_S = 150.0  # s of conversation per assembled file
 MIN_UTTERANCE_S = 0.8  # s: shorter reference turns are not used (clipped words)
 GAP_S = (0.2, 0.9)  # s: silence between turns, uniform

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # Hz
+from audio import SAMPLE_RATE
+
 MIN_SPEECH_S = 2.0  # s of detected speech needed for a usable voiceprint
 # Cosine similarity at or above which a speaker is taken to be the enrolled therapist. Measured
 # (docs/diarization.md): voiceprint from one generated dialogue vs the same espeak voice's centroid in

@@ -143,6 +143,7 @@ def load_file(item: DiarizationFile):
     import soundfile as sf
     import soxr
 
+    from audio import SAMPLE_RATE
     from audio.decode import load
 
     if item.channel is None and item.excerpt_s is None:
@@ -151,7 +152,7 @@ def load_file(item: DiarizationFile):
     x = x[:, item.channel] if item.channel is not None else x.mean(axis=1)
     if item.excerpt_s is not None:
         x = x[: int(item.excerpt_s * sr)]
-    return np.ascontiguousarray(soxr.resample(x, sr, 16_000), dtype=np.float32)
+    return np.ascontiguousarray(soxr.resample(x, sr, SAMPLE_RATE), dtype=np.float32)
 
 
 def der_breakdown(reference, hypothesis, collar: float = 0.0) -> dict[str, float]:

@@ -39,10 +39,10 @@ from analysis.session_state import RECENT_TURNS_S, TRANSCRIPT_TAIL, WINDOW_S, La
 from analysis.timeline import Metrics, Speaker, Timeline, Turn, Utterance
 from analysis.transcribe import LIVE_WINDOW_S, TranscriberOptions
 from analysis.vad import VadOptions, VadStage
+from audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # Hz
 SINGLE_SPEAKER = "S1"  # the speaker of every turn when no diarizer is plugged in
 UNKNOWN_SPEAKER = "?"  # speaking now, but the diarizer has not named the speaker yet
 MAX_SEGMENT_S = 15.0  # seconds: long speech is sent to transcription in pieces of at most this

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # Hz
+from audio import SAMPLE_RATE
 
 
 class AudioRing:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # Hz
+from audio import SAMPLE_RATE
+
 PITCH_STEP_S = 0.01
 REF_HZ = 100.0  # semitone reference
 MAD_TO_SD = 1.4826

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from analysis.timeline import Turn
-
-SAMPLE_RATE = 16_000
+from audio import SAMPLE_RATE
 
 
 class ScriptedDiarizer:

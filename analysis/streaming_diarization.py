@@ -29,8 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.timeline import Turn
-
-SAMPLE_RATE = 16_000  # Hz
+from audio import SAMPLE_RATE
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 
 import analysis  # noqa: F401  (sets offline mode before faster_whisper / huggingface_hub load)
 from analysis.timeline import Utterance, Word
+from audio import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 MAX_CHUNK_S = 28.0  # VAD regions are grouped into chunks no longer than Whisper's 30-s window
 CHUNK_PAD_S = 0.2  # audio kept around each chunk so words at its edges are not clipped
 WHISPER_WINDOW_S = 30.0  # seconds: the window Whisper was trained on (3000 mel frames)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # Hz; webrtcvad accepts 8/16/32/48 kHz, Attune always feeds 16 kHz
+from audio import SAMPLE_RATE  # webrtcvad accepts 8/16/32/48 kHz; Attune always feeds this rate
+
 FRAME_MS_CHOICES = (10, 20, 30)
 
 

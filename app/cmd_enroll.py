@@ -33,6 +33,7 @@ def _warn(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from analysis.enrollment import EnrollmentError, enroll
     from app import voiceprints
+    from audio import SAMPLE_RATE
     from audio.decode import AudioDecodeError, load
 
     name = (getattr(args, "name", None) or "Therapist").strip()
@@ -65,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         _error(f"cannot store the voiceprint: {exc}")
         return 1
-    print(f'enrolled "{name}" from {len(audio) / 16000:.1f} s of audio ({check.speech_s:.1f} s of speech) '
+    print(f'enrolled "{name}" from {len(audio) / SAMPLE_RATE:.1f} s of audio ({check.speech_s:.1f} s of speech) '
           f'-> {path}')
     return 0

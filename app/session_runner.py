@@ -37,12 +37,12 @@ import numpy as np
 
 from analysis.session_state import SessionState
 from app.session_stats import SessionStats, peak_rss_mb, recording_reader, rss_mb
+from audio import SAMPLE_RATE
 from audio.recorder import AUDIO_NAME, TIMELINE_NAME, Recorder, people_in_room
 from audio.sources import AudioBlock, AudioSource, DeviceError, level_dbfs
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # Hz
 EMIT_EVERY_S = 1 / 15  # a driver reports at most ~15 states per second (the view paints at ~12 Hz)
 FINISH_TIMEOUT_S = 30.0  # seconds to wait for pending transcription when stopping
 CLOSE_TIMEOUT_S = 5.0  # ... when the window is closed mid-session

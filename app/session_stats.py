@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from audio import SAMPLE_RATE
 from audio.recorder import WAV_HEADER_BYTES
-
-SAMPLE_RATE = 16_000  # Hz
 
 
 def recording_reader(path: Path) -> Callable[[float, float], np.ndarray]:

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-TARGET_SR = 16_000  # Hz, the session sample clock
+from audio import SAMPLE_RATE
+
+TARGET_SR = SAMPLE_RATE  # the old name, still imported by analysis/pipeline.py
 BLOCK_S = 10.0  # seconds of source audio decoded at a time
 
 log = logging.getLogger(__name__)
@@ -220,8 +222,8 @@ def iter_blocks(
     block_frames = max(1, int(block_s * info.sample_rate))
     raw = _raw_blocks_sf if info.backend == "soundfile" else _raw_blocks_av
     resampler = None
-    if info.sample_rate != TARGET_SR:
-        resampler = soxr.ResampleStream(info.sample_rate, TARGET_SR, 1, dtype="float32", quality="HQ")
+    if info.sample_rate != SAMPLE_RATE:
+        resampler = soxr.ResampleStream(info.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
     done = 0
     for block in raw(info, block_frames, on_warning):
         mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]

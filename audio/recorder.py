@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from audio.decode import TARGET_SR
+from audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _wav_header(n_bytes: int, sample_rate: int = TARGET_SR) -> bytes:
+def _wav_header(n_bytes: int, sample_rate: int = SAMPLE_RATE) -> bytes:
     riff = _PLACEHOLDER if n_bytes == _PLACEHOLDER else 36 + n_bytes
     return (b"RIFF" + struct.pack("<I", riff) + b"WAVE"
             + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
@@ -123,7 +123,7 @@ class Recorder:
     """
 
     def __init__(self, session_dir: str | Path, keep_audio: bool = True, keep_transcript: bool = True,
-                 sample_rate: int = TARGET_SR, meta: Mapping[str, Any] | None = None) -> None:
+                 sample_rate: int = SAMPLE_RATE, meta: Mapping[str, Any] | None = None) -> None:
         self.dir = Path(session_dir)
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)  # private whatever the umask, and if it existed already
@@ -269,7 +269,7 @@ def read_events(session_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def fix_wav(path: str | Path, sample_rate: int = TARGET_SR) -> float:
+def fix_wav(path: str | Path, sample_rate: int = SAMPLE_RATE) -> float:
     """Patch the sizes in a WAV header written by :class:`Recorder`; returns its duration in seconds."""
     path = Path(path)
     size = path.stat().st_size
@@ -324,7 +324,7 @@ def recover(session_dir: str | Path) -> Path:
     """
     d = Path(session_dir)
     meta = read_session(d)
-    rate = int((meta.get("audio") or {}).get("sample_rate") or TARGET_SR)
+    rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
     audio = d / AUDIO_NAME
     duration = fix_wav(audio, rate) if audio.exists() else 0.0
     events = read_events(d)

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from audio.decode import TARGET_SR, iter_blocks, probe
+from audio import SAMPLE_RATE
+from audio.decode import iter_blocks, probe
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = TARGET_SR  # Hz, the session sample clock
 BLOCK_S = 0.1  # seconds per emitted block (1600 samples)
 QUEUE_BLOCKS = 200  # raw callback blocks held before the oldest new ones are dropped (~20 s at 0.1 s)
 STALL_S = 2.0  # seconds without a callback before an open stream is considered gone

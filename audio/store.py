@@ -13,13 +13,13 @@ import tempfile
 
 import numpy as np
 
-from audio.decode import TARGET_SR
+from audio import SAMPLE_RATE
 
 _SCALE = 32767.0
 
 
 class PcmStore:
-    def __init__(self, sample_rate: int = TARGET_SR, directory: str | None = None) -> None:
+    def __init__(self, sample_rate: int = SAMPLE_RATE, directory: str | None = None) -> None:
         self.sample_rate = sample_rate
         fd, self._path = tempfile.mkstemp(prefix="attune-pcm-", suffix=".raw", dir=directory)
         os.fchmod(fd, 0o600)

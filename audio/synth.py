@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analysis.timeline import Event, Turn, Utterance, Word, write_rttm
+from audio import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from audio.synth_scripts import HeldoutDialogue
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 SYNTH_VERSION = 2  # bump when the rendering of a line changes (invalidates the line caches)
 TRUTH_VERSION = 2  # bump when the truth derived from a rendering changes (re-renders dialogues)
 TRUTH_SCHEMA = "attune.synth-truth/2"  # 2: turns are the rendered speech intervals, events the reference's
-SAMPLE_RATE = 16_000  # Hz
 LINE_KINDS = ("turn", "backchannel", "interruption")
 CUT_AFTER_S = 0.4  # placement: the interrupted speaker's audio is cut this long after the interrupter's onset
 CUT_FADE_S = 0.02  # fade-out at the cut, avoids a click

@@ -35,6 +35,7 @@ def worker_attune(path: str, diarize: bool) -> dict:
 def worker_plain(path: str) -> dict:
     import analysis  # noqa: F401  (offline mode)
     from analysis.transcribe import TranscriberOptions, load_model
+    from audio import SAMPLE_RATE
     from audio.decode import load
 
     audio = load(path)
@@ -45,7 +46,7 @@ def worker_plain(path: str) -> dict:
     segments, _ = model.transcribe(audio, language="en", beam_size=5, word_timestamps=True,
                                    condition_on_previous_text=False)
     words = sum(len(s.words or []) for s in segments)
-    return {"duration": len(audio) / 16000, "transcribe": time.perf_counter() - t, "load": load_s,
+    return {"duration": len(audio) / SAMPLE_RATE, "transcribe": time.perf_counter() - t, "load": load_s,
             "words": words, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

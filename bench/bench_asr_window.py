@@ -26,10 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from audio import SAMPLE_RATE as SR  # noqa: E402
 from bench.common import loadavg  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "audio"
-SR = 16_000
 EDGE_S = 0.2  # seconds of audio kept either side of a reference segment
 
 

@@ -60,7 +60,8 @@ def run_live(wave: np.ndarray, ref, num_speakers: int | None) -> tuple[list, flo
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     from analysis.evaluation import turns_annotation
-    from analysis.streaming_diarization import SAMPLE_RATE, StreamingDiarizer, StreamingOptions
+    from analysis.streaming_diarization import StreamingDiarizer, StreamingOptions
+    from audio import SAMPLE_RATE
 
     d = StreamingDiarizer(options=StreamingOptions(num_speakers=num_speakers))
     n = int(BLOCK_S * SAMPLE_RATE)
@@ -165,13 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.evaluation import der_breakdown, load_file
     from analysis.speaker_count import GROUPS_UP_TO
     from analysis.timeline import read_rttm
+    from audio import SAMPLE_RATE
 
     out = args.out or Path(tempfile.mkdtemp(prefix="attune-bench-diar-"))
     out.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     _models()
     print(f"models loaded in {time.perf_counter() - t:.1f} s")
-    diarize(np.zeros(16000 * 2, np.float32) + 1e-4)  # warm-up (pyannote probes the embedding model)
+    diarize(np.zeros(SAMPLE_RATE * 2, np.float32) + 1e-4)  # warm-up (pyannote probes the embedding model)
     only = [x for x in args.only.split(",") if x]
     items = [(f, n) for f, n in recordings(args.sets.split(","), out, args.synth)
              if not only or any(x in f.name for x in only)]
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     for f, n_ref in items:
         wave = load_file(f)
         ref = read_rttm(f.rttm) if n_ref > 1 else []
-        dur = len(wave) / 16000
+        dur = len(wave) / SAMPLE_RATE
         t = time.perf_counter()
         res = diarize(wave) if not args.no_offline else None
         rtf = (time.perf_counter() - t) / dur

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio.decode import TARGET_SR, AudioDecodeError, iter_blocks, load, probe
+from audio import SAMPLE_RATE
+from audio.decode import AudioDecodeError, iter_blocks, load, probe
 from tests.audio_files import damaged_m4a, tone, write_av
 
 
-def dominant_freq(x: np.ndarray, sr: int = TARGET_SR) -> float:
+def dominant_freq(x: np.ndarray, sr: int = SAMPLE_RATE) -> float:
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     return float(np.fft.rfftfreq(len(x), 1 / sr)[np.argmax(spec)])
 
@@ -25,7 +26,7 @@ def test_soundfile_formats_resampled_to_16k_mono(tmp_path, ext):
     assert (info.sample_rate, info.channels, info.backend) == (44_100, 2, "soundfile")
     y = load(path)
     assert y.dtype == np.float32 and y.ndim == 1
-    assert abs(len(y) / TARGET_SR - 2.0) < 0.06  # mp3 adds encoder padding
+    assert abs(len(y) / SAMPLE_RATE - 2.0) < 0.06  # mp3 adds encoder padding
     assert abs(dominant_freq(y) - 440) < 3
 
 
@@ -37,7 +38,7 @@ def test_pyav_containers_and_video_audio_tracks(tmp_path, name, fmt, video):
     info = probe(path)
     assert info.backend == "pyav" and info.sample_rate == 48_000 and info.channels == 2
     y = load(path)
-    assert abs(len(y) / TARGET_SR - 1.5) < 0.1
+    assert abs(len(y) / SAMPLE_RATE - 1.5) < 0.1
     assert abs(dominant_freq(y) - 300) < 3
 
 
@@ -154,13 +155,13 @@ def test_decoder_error_mid_stream_keeps_the_audio_before_it_and_says_so(tmp_path
     seen: list[str] = []
     with caplog.at_level(logging.WARNING, logger="audio.decode"):
         y = load(path, on_warning=seen.append)  # the error comes while a partial block is pending
-    assert 1.0 < len(y) / TARGET_SR < 5.5
+    assert 1.0 < len(y) / SAMPLE_RATE < 5.5
     assert len(seen) == 1 and "unreadable audio data after" in seen[0] and "\n" not in seen[0]
     assert "unreadable audio data" in caplog.text
     # the same when the error comes right after a block was handed out (nothing pending)
     seen.clear()
     blocks = list(iter_blocks(path, block_s=1024 / 48_000, on_warning=seen.append))
-    assert len(np.concatenate(blocks)) == pytest.approx(len(y), abs=TARGET_SR * 0.1)
+    assert len(np.concatenate(blocks)) == pytest.approx(len(y), abs=SAMPLE_RATE * 0.1)
     assert len(seen) == 1
 
 

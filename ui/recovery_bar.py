@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
+from audio import SAMPLE_RATE
 from audio.recorder import (
     AUDIO_NAME,
     EVENTS_NAME,
@@ -50,7 +51,7 @@ def recorded_seconds(session_dir: Path) -> float:
         meta = {}
     if isinstance(meta.get("duration"), int | float):  # set once recovered
         return float(meta["duration"])
-    rate = int((meta.get("audio") or {}).get("sample_rate") or 16_000)
+    rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
     audio = session_dir / AUDIO_NAME
     if audio.exists():
         return max(0, audio.stat().st_size - WAV_HEADER_BYTES) // 2 / rate
