@@ -27,6 +27,7 @@ import numpy as np
 
 from analysis import prosody, questions
 from analysis.attribution import WORD_TOLERANCE_S, TurnIndex
+from analysis.session_state import WINDOW_S
 from analysis.timeline import Event, Metrics, Turn, Utterance, Word
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,16 @@ MIN_TURN_S = 0.15  # s
 # A response (latency, quick response) needs both floor turns, the one answered and the answer, to
 # last at least this long, start to end: about one short word ("yes", "no").
 MIN_RESPONSE_TURN_S = 0.3  # s
+# No one speaking at least this long is a silence (the summary says so with this figure).
+SILENCE_MIN_S = 3.0  # s
 
 
 @dataclass(frozen=True)
 class CueOptions:
     """Thresholds of the cue engine (seconds unless stated). See ``docs/cues.md`` for each cue."""
 
-    window_s: float = 300.0  # rolling window of the live figures (talk_share_window, *_rel)
-    silence_min_s: float = 3.0  # no one speaking at least this long is a silence
+    window_s: float = WINDOW_S  # rolling window of the live figures (talk_share_window, *_rel)
+    silence_min_s: float = SILENCE_MIN_S  # no one speaking at least this long is a silence
     backchannel_max_s: float = 1.0  # a backchannel is at most this long ...
     backchannel_max_words: int = 3  # ... and at most this many words (when words are known)
     floor_gap_s: float = 0.3  # the other speaker holds the floor: speaks within this before and after

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-WINDOW_S = 300.0  # "last 5 minutes"
+from analysis.session_state import WINDOW_S  # the "last 5 minutes"
+
 MIN_WINDOW_SPEECH_S = 30.0  # no talk-share nudge before this much speech in the window
 MINOR_SHARE = 0.10  # a voice with less of the session's speech than this ...
 MINOR_TALK_S = 60.0  # ... or less speech than this, neither you nor the client, is an "other voice"

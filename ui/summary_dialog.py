@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from analysis.cues import SILENCE_MIN_S
+from analysis.prosody import REF_HZ as PITCH_REF_HZ  # the cue engine's semitones are re this
 from ui.cues import Cues, Person, mmss
 from ui.live_view import person_title
 
-SILENCE_MIN_S = 3.0  # what the cue engine counts as a silence (analysis.cues.CueOptions.silence_min_s)
-PITCH_REF_HZ = 100.0  # semitones of the cue engine's pitch figures are re this (analysis.prosody.REF_HZ)
 TONE_TIP = ("The voice's median pitch over the session and how much it moves (± semitones); in brackets, "
             "the last five minutes against this voice's own baseline")
 TONE_TOO_LITTLE = "too little speech to measure"
