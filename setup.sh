@@ -50,6 +50,6 @@ fi
 echo "setup: installing Attune and its dependencies into .venv (first time: a few minutes, several GB)"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
   | grep -v -E "is ignored: it is neither a file nor a directory" || true
-.venv/bin/python -c "import analysis, app, audio, faster_whisper, webrtcvad, soxr, soundfile" \
+.venv/bin/python -c "import analysis, app, audio, faster_whisper, webrtcvad, soxr, soundfile, cryptography, sqlcipher3" \
   || { echo "setup: the installation is incomplete (see the pip output above)" >&2; exit 1; }
 echo "setup: done. Run '.venv/bin/attune --help'."
