@@ -151,8 +151,14 @@ def _m2_tags(con) -> None:
     con.execute("CREATE INDEX sessions_started_at ON sessions (started_at)")
 
 
+def _m3_doc_mtime(con) -> None:
+    # when the session description was last written: a description changed while the index was closed
+    # (the app locked during a recording) is noticed at the next open
+    con.execute("ALTER TABLE sessions ADD COLUMN doc_mtime_ns INTEGER")
+
+
 # MIGRATIONS[i] brings the index from schema version i to i + 1; append, never edit or reorder
-MIGRATIONS: tuple[Callable[[Any], None], ...] = (_m1_sessions, _m2_tags)
+MIGRATIONS: tuple[Callable[[Any], None], ...] = (_m1_sessions, _m2_tags, _m3_doc_mtime)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -239,15 +245,15 @@ class Index:
                     raise
             return self.version()
 
-    def upsert(self, s: SessionSummary) -> None:
+    def upsert(self, s: SessionSummary, doc_mtime_ns: int | None = None) -> None:
         with self._lock:
             self.con.execute("BEGIN IMMEDIATE")
             try:
                 self.con.execute(
                     "INSERT OR REPLACE INTO sessions (id, client, started_at, duration_s, status, metrics, "
-                    "consent, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "consent, updated_at, doc_mtime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (s.id, s.client, s.started_at, s.duration_s, s.status, json.dumps(s.metrics, sort_keys=True),
-                     json.dumps(s.consent, sort_keys=True), _now_iso()))
+                     json.dumps(s.consent, sort_keys=True), _now_iso(), doc_mtime_ns))
                 self.con.execute("DELETE FROM session_tags WHERE session_id = ?", (s.id,))
                 self.con.executemany("INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
                                      [(s.id, t) for t in s.tags])
@@ -266,6 +272,11 @@ class Index:
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self.con.execute("SELECT id FROM sessions")}
+
+    def doc_mtimes(self) -> dict[str, int | None]:
+        """Each session's description write time (ns) as last indexed."""
+        with self._lock:
+            return dict(self.con.execute("SELECT id, doc_mtime_ns FROM sessions").fetchall())
 
     def list(self, tag: str | None = None, client: str | None = None) -> list[SessionSummary]:
         with self._lock:
@@ -538,6 +549,15 @@ class Store:
                 self.index.close()
                 self.index = None
 
+    def lock(self) -> None:
+        """The idle lock: log ``lock``, close the index and the audit segment, wipe the master key.
+        A :class:`Session` already open (a recording in progress) keeps writing with its own session
+        key; its description changes reach the index at the next :meth:`open`."""
+        with contextlib.suppress(Exception):
+            self.audit("lock")
+        self.close()
+        self.master.wipe()
+
     def __enter__(self) -> Store:
         return self
 
@@ -560,12 +580,27 @@ class Store:
         except sqlcipher3.DatabaseError:
             self.rebuild_index(reason="unreadable")
             return
-        if self.index.ids() != set(self.session_ids()):
+        ids = self.session_ids()
+        if self.index.ids() != set(ids):
             self.rebuild_index(reason="out of date")
+            return
+        indexed = self.index.doc_mtimes()
+        for sid in ids:  # descriptions rewritten while the index was closed (locked, another process)
+            if self._doc_mtime(sid) != indexed.get(sid):
+                with contextlib.suppress(CryptoError, SessionKeyError, OSError):
+                    self._index_upsert(summary_from_meta(sid, self.session(sid).meta))
+
+    def _doc_mtime(self, session_id: str) -> int | None:
+        try:
+            return (self.sessions_dir / session_id / f"{ROLE_SESSION}.enc").stat().st_mtime_ns
+        except OSError:
+            return None
 
     def _index_upsert(self, summary: SessionSummary) -> None:
         with self._lock:
-            self.index.upsert(summary)
+            if self.index is None:  # locked: caught up at the next open
+                return
+            self.index.upsert(summary, self._doc_mtime(summary.id))
 
     def rebuild_index(self, reason: str = "asked") -> int:
         """Recreate the index from the session folders (each one's encrypted description); returns the
@@ -585,7 +620,7 @@ class Store:
                 except (CryptoError, SessionKeyError, OSError, SessionNotFoundError):
                     unreadable += 1
                     continue
-                self.index.upsert(summary_from_meta(sid, meta))
+                self.index.upsert(summary_from_meta(sid, meta), self._doc_mtime(sid))
                 n += 1
             self.index_rebuilt = True
         self.audit("rebuild_index", reason=reason, sessions=n, unreadable=unreadable)

@@ -165,8 +165,8 @@ def test_index_migrations(master, root):
     con.commit()
     con.close()
     index = Index(path, master.derive(INDEX_PURPOSE))
-    assert index.version() == SCHEMA_VERSION == 2
-    assert [r[0] for r in index.con.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    assert index.version() == SCHEMA_VERSION == 3
+    assert [r[0] for r in index.con.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
     assert [s.client for s in index.list()] == ["C-old"]  # the row survives the migration
     index.con.execute("INSERT INTO schema_version VALUES (99)")
     index.close()
@@ -174,6 +174,28 @@ def test_index_migrations(master, root):
         Index(path, master.derive(INDEX_PURPOSE))
     with pytest.raises(sqlcipher3.DatabaseError):  # another key: the index is unreadable
         Index(path, master.derive("attune/other/1"))
+
+
+def test_lock_during_a_recording(store):
+    """The idle lock drops the master key; the recording goes on with its session key, and what it
+    changed reaches the index at the next unlock."""
+    s = store.create_session(_meta(6, status="recording"))
+    aw = s.audio_writer()
+    aw.write(_blocks(1)[0])
+    store.lock()
+    assert store.master.wiped and store.index is None
+    with pytest.raises(Exception, match="locked"):
+        store.session(s.id)
+    for b in _blocks(4):
+        aw.write(b)
+    aw.close()
+    s.update(status="finished", duration=0.5)
+    store = Store.open(Vault.open(vault_path(store.root)).unlock(PASS), store.root)
+    (row,) = store.list_sessions()
+    assert (row.status, row.duration_s) == ("finished", 0.5)
+    assert store.session(s.id).audio_reader().duration == pytest.approx(0.5)
+    assert "lock" in [e["action"] for e in store.audit_entries()]
+    store.close()
 
 
 def test_delete_destroys_the_key_first(store, tmp_path):
