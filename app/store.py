@@ -423,7 +423,10 @@ class Session:
     @property
     def meta(self) -> dict[str, Any]:
         if self._meta is None:
-            self._meta = self.read_json(ROLE_SESSION)
+            meta = self.read_json(ROLE_SESSION)
+            if not isinstance(meta, dict):
+                raise CryptoError(f"session {self.id}: its description is not a JSON object")
+            self._meta = meta
         return dict(self._meta)
 
     def update(self, **fields: Any) -> dict[str, Any]:

@@ -260,6 +260,26 @@ def passphrase_from_env_or_file(passphrase_file: str | os.PathLike | None = None
     return None
 
 
+def unlock_vault(path: str | os.PathLike, passphrase_file: str | os.PathLike | None = None, *,
+                 prompt=None, use_keyring: bool = True, env: Mapping[str, str] | None = None) -> MasterKey:
+    """Unlock the vault at ``path`` the way the CLI does: the OS keyring slot if it works, else the
+    passphrase from ``passphrase_file`` / ``$ATTUNE_PASSPHRASE``, else ``prompt()`` (e.g.
+    ``lambda: getpass.getpass("Attune passphrase: ")``; None: no prompting, :class:`PassphraseError`).
+    Raises the vault's one-line errors (:class:`VaultMissingError`, :class:`VaultCorruptedError`,
+    :class:`WrongPassphraseError`, :class:`PassphraseError`)."""
+    vault = Vault.open(path)
+    if use_keyring and passphrase_file is None:
+        master = vault.unlock_with_keyring()
+        if master is not None:
+            return master
+    passphrase = passphrase_from_env_or_file(passphrase_file, env=env)
+    if passphrase is None:
+        if prompt is None:
+            raise PassphraseError(f"no passphrase: use --passphrase-file or set {PASSPHRASE_ENV}")
+        passphrase = prompt()
+    return vault.unlock(passphrase)
+
+
 # -- recovery keys ------------------------------------------------------------------------------------
 def new_recovery_key() -> str:
     """A random recovery key: 160 bits as 32 base32 letters and digits in groups of 4 (ABCD-EFGH-...)."""

@@ -27,6 +27,7 @@ from app.vault import (
     new_recovery_key,
     parse_recovery_key,
     passphrase_from_env_or_file,
+    unlock_vault,
 )
 
 FAST = Argon2Params(memory_kib=1024, iterations=1, lanes=1)  # tests only: the vault calibrates its own
@@ -250,6 +251,21 @@ def test_passphrase_from_env_or_file(tmp_path):
         passphrase_from_env_or_file(None, env={"ATTUNE_PASSPHRASE": ""})
     f.write_text(" spaces kept \r\n")
     assert passphrase_from_env_or_file(f, env={}) == " spaces kept "
+
+
+def test_unlock_vault_as_the_cli_does(made, tmp_path):
+    path, _, master, _ = made
+    f = tmp_path / "pw"
+    f.write_text(PASS + "\n")
+    assert _same_key(master, unlock_vault(path, f, env={}))
+    assert _same_key(master, unlock_vault(path, env={"ATTUNE_PASSPHRASE": PASS}))
+    assert _same_key(master, unlock_vault(path, env={}, prompt=lambda: PASS))
+    with pytest.raises(PassphraseError, match="--passphrase-file"):
+        unlock_vault(path, env={})
+    with pytest.raises(WrongPassphraseError):
+        unlock_vault(path, env={"ATTUNE_PASSPHRASE": "not it at all"})
+    with pytest.raises(VaultMissingError):
+        unlock_vault(tmp_path / "none.json", f, env={})
 
 
 def test_new_passphrase_too_short(tmp_path):
