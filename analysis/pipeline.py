@@ -1,8 +1,10 @@
 """The offline analysis of a recorded session: decode → VAD → (diarization) → transcription → timeline.
 
 ``analyze_file`` streams the file through decoding and VAD block by block into a disk-backed store,
-then the later stages read back only what they need. Each stage's wall time is recorded so that the
-benchmark can print real-time factors.
+then the later stages read back only what they need: diarization one window of at most
+``diarize_window_s`` (30 min) at a time, transcription one chunk of speech (at most 28 s) at a time,
+tone one turn at a time, so that peak memory does not grow with the recording's length. Each stage's
+wall time is recorded so that the benchmark can print real-time factors.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from analysis.diarization import DiarizationOptions
 from analysis.timeline import Speaker, Timeline, Turn, write_rttm
 from analysis.transcribe import Transcriber, TranscriberOptions, model_description
 from analysis.vad import SpeechRegion, VadOptions, VadStage
+from analysis.windowed_diarization import WINDOW_S as DIARIZE_WINDOW_S
 from audio.decode import TARGET_SR, AudioDecodeError, AudioInfo, iter_blocks, probe
 from audio.store import PcmStore
 
@@ -39,6 +42,8 @@ class AnalysisOptions:
     diarize: bool = True
     therapist_voiceprint: np.ndarray | None = field(default=None, compare=False)
     therapist_name: str | None = None
+    # s: a longer recording is diarized in windows of at most about this (analysis/windowed_diarization.py)
+    diarize_window_s: float = DIARIZE_WINDOW_S
 
 
 @dataclass
@@ -114,10 +119,12 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
         roles: dict[str, str | None] = {}
         match: float | None = None
         if options.diarize and regions:
-            from analysis.diarization import diarize
+            from analysis.windowed_diarization import diarize_windows
 
             t = time.perf_counter()
-            diarized = diarize(store.read(), options.diarization, progress=lambda f: progress("diarize", f))
+            diarized = diarize_windows(store.read, duration, [(r.start, r.end) for r in regions],
+                                       options.diarization, progress=lambda f: progress("diarize", f),
+                                       window_s=options.diarize_window_s)
             stage_seconds["diarize"] = time.perf_counter() - t
             if diarized.turns:
                 speaker_ids, turns = diarized.speakers, list(diarized.turns)

@@ -57,7 +57,9 @@ class PcmStore:
         b = self._n if end is None else min(self._n, int(round(end * self.sample_rate)))
         if b <= a:
             return np.zeros(0, dtype=np.float32)
-        return self._mapped()[a:b].astype(np.float32) / _SCALE
+        out = self._mapped()[a:b].astype(np.float32)
+        out /= _SCALE  # in place: one float32 copy of the stretch, not two
+        return out
 
     def close(self) -> None:
         self._map = None
