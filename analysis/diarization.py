@@ -38,10 +38,10 @@ import numpy as np
 import analysis  # noqa: F401  (switches model libraries to offline mode before they are imported)
 from analysis.speaker_count import MAX_AUTO_SPEAKERS, SpeakerCount, estimate_speaker_count
 from analysis.timeline import Turn
+from audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # Hz, the session sample clock and the models' rate
 EMBEDDING_DIM = 192  # CAM++ output dimension
 MIN_AUDIO_S = 0.5  # s; shorter input gives an empty result
 SEGMENTATION_DIR = ("models", "pyannote_segmentation_3.0")
