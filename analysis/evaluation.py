@@ -1,4 +1,8 @@
-"""Evaluation helpers shared by tests and benchmarks: word error rate and reference readers."""
+"""Evaluation helpers shared by tests and benchmarks: word error rate, reference readers, diarization
+error rate, and the comparison of a result with a reference (speaker mapping, event matching).
+
+Tests and benchmarks import these; neither keeps its own copy (``tests/test_quality.py`` checks that no
+function is defined both in ``bench/`` and in ``tests/``)."""
 
 from __future__ import annotations
 
@@ -42,6 +46,95 @@ def read_stm_text(path: str | Path) -> str:
         if len(parts) == 6 and not line.startswith(";;"):
             rows.append((float(parts[3]), parts[5]))
     return " ".join(text for _, text in sorted(rows))
+
+
+EVENT_MATCH_S = 0.5  # s: a found cue event matches a reference event when their starts are this close
+
+
+def speaker_overlaps(turns, ref_turns) -> dict[tuple[str, str], float]:
+    """Seconds during which a speaker of ``turns`` and a speaker of ``ref_turns`` speak together, per
+    ``(speaker, reference speaker)`` pair (only pairs that overlap). Turns are anything with
+    ``speaker``, ``start`` and ``end``."""
+    out: dict[tuple[str, str], float] = {}
+    for t in turns:
+        for r in ref_turns:
+            o = min(t.end, r.end) - max(t.start, r.start)
+            if o > 0:
+                out[t.speaker, r.speaker] = out.get((t.speaker, r.speaker), 0.0) + o
+    return out
+
+
+def speaker_map(turns, ref_turns, speakers=None) -> dict[str, str]:
+    """Each speaker of ``turns`` (or of ``speakers``) -> the reference speaker they overlap most; several
+    may map to one (a voice split in two adds up). One who overlaps nobody maps to the first reference
+    speaker."""
+    ov = speaker_overlaps(turns, ref_turns)
+    refs = list(dict.fromkeys(r.speaker for r in ref_turns))
+    ids = list(dict.fromkeys(t.speaker for t in turns)) if speakers is None else list(speakers)
+    return {sp: max(refs, key=lambda r: ov.get((sp, r), 0.0)) for sp in ids} if refs else {}
+
+
+def match_speakers(turns, ref_turns) -> dict[str, str]:
+    """One-to-one: the pairs ``speaker -> reference speaker`` taken greedily by decreasing overlap (each
+    reference speaker at most once; a speaker left without a partner is not in the map)."""
+    out: dict[str, str] = {}
+    for (sp, ref), _ in sorted(speaker_overlaps(turns, ref_turns).items(), key=lambda kv: -kv[1]):
+        if sp not in out and ref not in out.values():
+            out[sp] = ref
+    return out
+
+
+def match_events(found, truth, tolerance_s: float = EVENT_MATCH_S) -> tuple[int, int, int]:
+    """(true positives, found, truth): each truth event matched at most once, to a found event with the
+    same ``by`` and ``of`` starting within ``tolerance_s`` of it."""
+    used, tp = set(), 0
+    for t in truth:
+        for k, f in enumerate(found):
+            if k not in used and abs(f.start - t.start) <= tolerance_s and (f.by, f.of) == (t.by, t.of):
+                used.add(k)
+                tp += 1
+                break
+    return tp, len(found), len(truth)
+
+
+def precision_recall(counts) -> tuple[float, float, int]:
+    """(precision, recall, truth events) of :func:`match_events` counts, one triple or a list of them
+    summed (1.0 when there is nothing to find or nothing found)."""
+    counts = [counts] if counts and isinstance(counts[0], int) else list(counts)
+    tp, found, truth = (sum(c[i] for c in counts) for i in range(3))
+    return (tp / found if found else 1.0), (tp / truth if truth else 1.0), truth
+
+
+def attribution_mismatches(timeline, punctuated: bool | None = None) -> list[str]:
+    """Where a timeline's figures disagree with its utterances' speakers (empty when they agree).
+
+    Each speaker's ``words``, ``wpm`` (from those words and their ``talk_time``), ``questions``,
+    ``open_questions`` and ``reflections`` are recomputed from the utterances labelled with that speaker,
+    every word taken as the utterance's speaker's (``punctuated``: as the cue engine was told, ``None``
+    judged per utterance, the live engine ``False``). One rule for who said a word
+    (``analysis/attribution.py``) makes them agree; a second rule would show here."""
+    from analysis import questions
+
+    per = timeline.metrics.speakers or {}
+    words: dict[str, int] = {sp: 0 for sp in per}
+    kinds: list = []
+    for u in timeline.utterances:
+        if u.speaker in per:
+            words[u.speaker] += len(u.words)
+            kinds += questions.kinds_by_speaker(u, lambda _w, sp=u.speaker: sp, punctuated)
+    out = []
+    for sp, m in per.items():
+        if m.get("words") != words[sp]:
+            out.append(f"{sp}: {m.get('words')} words counted, {words[sp]} in their utterances")
+        talk = float(m.get("talk_time") or 0.0)
+        wpm = 60.0 * words[sp] / talk if talk > 0 and words[sp] else None
+        if (wpm is None) != (m.get("wpm") is None) or (wpm is not None and abs(wpm - m["wpm"]) > 0.1):
+            out.append(f"{sp}: wpm {m.get('wpm')}, {wpm} from their utterances")
+        mine = questions.counts_for(sp, kinds)
+        for key in ("questions", "open_questions", "reflections"):
+            if m.get(key) != mine[key]:
+                out.append(f"{sp}: {m.get(key)} {key} counted, {mine[key]} in their utterances")
+    return out
 
 
 def diarization_error_rate(reference, hypothesis) -> float:

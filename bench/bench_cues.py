@@ -32,10 +32,10 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.cues import CueEngine, CueOptions, compute_cues  # noqa: E402
+from analysis.evaluation import EVENT_MATCH_S, match_events, precision_recall, speaker_map  # noqa: E402
 from analysis.timeline import Turn, Utterance, Word  # noqa: E402
 from audio.synth import Truth, demo_script, random_script, render  # noqa: E402
 
-MATCH_S = 0.5  # event start tolerance (s)
 HOUR_S = 3600.0
 
 
@@ -96,49 +96,25 @@ def bench_cost(wav: Path, truth: Truth) -> None:
           "(turns/words cached)")
 
 
-def match(found, truth) -> tuple[int, int, int]:
-    used, tp = set(), 0
-    for t in truth:
-        for k, f in enumerate(found):
-            if k not in used and abs(f.start - t.start) <= MATCH_S and (f.by, f.of) == (t.by, t.of):
-                used.add(k)
-                tp += 1
-                break
-    return tp, len(found), len(truth)
-
-
-def speaker_map(turns, truth_turns) -> dict[str, str]:
-    out = {}
-    for sp in {t.speaker for t in turns}:
-        score: dict[str, float] = {}
-        for tt in truth_turns:
-            score[tt.speaker] = score.get(tt.speaker, 0.0) + sum(
-                max(0.0, min(t.end, tt.end) - max(t.start, tt.start)) for t in turns if t.speaker == sp)
-        out[sp] = max(score, key=score.get)
-    return out
-
-
 def score(truth: Truth, turns, utts, duration) -> dict[str, object]:
     m, ev = compute_cues(turns, utts, duration)
     inter = [e for e in ev if e.kind == "interruption"]
     bcs = truth.events_of("backchannel")
-    bc_as_int = sum(any(abs(e.start - b.start) <= MATCH_S and e.by == b.by for e in inter) for b in bcs)
+    bc_as_int = sum(any(abs(e.start - b.start) <= EVENT_MATCH_S and e.by == b.by for e in inter) for b in bcs)
     sil = truth.events_of("silence")
-    sil_found = sum(any(e.kind == "silence" and abs(e.start - s.start) <= MATCH_S
-                        and abs(e.end - s.end) <= MATCH_S for e in ev) for s in sil)
+    sil_found = sum(any(e.kind == "silence" and abs(e.start - s.start) <= EVENT_MATCH_S
+                        and abs(e.end - s.end) <= EVENT_MATCH_S for e in ev) for s in sil)
     share_err = max(abs((m.speakers.get(sp, {}).get("talk_share") or 0.0) - v) for sp, v in truth.talk_share.items())
     wpm_err = max((abs((m.speakers.get(sp, {}).get("wpm") or 0.0) / truth.wpm[sp] - 1)
                    for sp in truth.wpm if truth.words[sp] >= 30), default=0.0)
-    return {"int": match(inter, truth.events_of("interruption")),
-            "bc": match([e for e in ev if e.kind == "backchannel"], bcs), "bc_as_int": bc_as_int,
-            "qr": match([e for e in ev if e.kind == "quick_response"], truth.events_of("quick_response")),
+    return {"int": match_events(inter, truth.events_of("interruption")),
+            "bc": match_events([e for e in ev if e.kind == "backchannel"], bcs), "bc_as_int": bc_as_int,
+            "qr": match_events([e for e in ev if e.kind == "quick_response"], truth.events_of("quick_response")),
             "share_pp": 100 * share_err, "wpm_pct": 100 * wpm_err, "sil": (sil_found, len(sil))}
 
 
 def pr(c: tuple[int, int, int]) -> str:
-    tp, found, n = c
-    p = tp / found if found else 1.0
-    r = tp / n if n else 1.0
+    p, r, n = precision_recall(c)
     return f"{p:4.2f}/{r:4.2f} ({n:2d})"
 
 
@@ -164,7 +140,7 @@ def main() -> int:
     print(f"rendered {len(rendered)} dialogues ({total:.0f} s of audio) in {time.perf_counter() - t:.1f} s")
     bench_cost(*rendered["demo"])
 
-    print(f"\naccuracy vs truth (events match within {MATCH_S} s; P/R (n truth))")
+    print(f"\naccuracy vs truth (events match within {EVENT_MATCH_S} s; P/R (n truth))")
     print(f"{'dialogue':8s} {'turns / words':22s} {'interruptions':>16s} {'backchannels':>16s} {'quick resp.':>16s} "
           f"{'bc→int':>5s} {'share pp':>8s} {'wpm %':>8s} {'silences':>9s}")
     for name, (wav, truth) in rendered.items():

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
 from analysis.cue_reference import Reference, channel_intervals, intervals_of, reference_cues  # noqa: E402
-from analysis.evaluation import call_channels, dev_set  # noqa: E402
-from analysis.timeline import read_rttm  # noqa: E402
+from analysis.evaluation import call_channels, dev_set, speaker_map  # noqa: E402
+from analysis.timeline import Turn, read_rttm  # noqa: E402
 from bench.common import loadavg  # noqa: E402
 
 
@@ -74,19 +74,9 @@ def analyse(item, num_speakers: int | None) -> dict:
                          for sp, m in tl.metrics.speakers.items()}}
 
 
-def speaker_map(att: dict, ref: Reference) -> dict[str, str]:
-    """Attune speaker -> channel label, by the largest overlap with the channel's speech."""
-    out = {}
-    for sp in att["speakers"]:
-        mine = [(s, e) for who, s, e in att["turns"] if who == sp]
-        score = {lab: sum(max(0.0, min(e, g.end) - max(s, g.start)) for s, e in mine for g in ref.segments
-                          if g.speaker == lab) for lab in ref.speakers}
-        out[sp] = max(score, key=score.get)
-    return out
-
-
 def compare(att: dict, ref: Reference) -> dict:
-    mp = speaker_map(att, ref)
+    # Attune speaker -> channel label, by the largest overlap with the channel's speech
+    mp = speaker_map([Turn(*t) for t in att["turns"]], ref.segments, speakers=att["speakers"])
     share = {lab: 0.0 for lab in ref.speakers}
     for sp, m in att["speakers"].items():
         share[mp[sp]] += m["talk_share"] or 0.0

@@ -17,12 +17,12 @@ import pytest
 import soundfile as sf
 
 from analysis.cues import CueOptions, compute_cues
+from analysis.evaluation import EVENT_MATCH_S, match_events, precision_recall, speaker_map
 from analysis.timeline import Turn
 from audio.synth import demo_script, random_script, render
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
-MATCH_S = 0.5  # an event matches a truth event when their starts are this close
 SCRIPTS = {"demo": lambda: demo_script(0), "r1": lambda: random_script(1), "r2": lambda: random_script(2),
            "r3": lambda: random_script(3, p_interruption=0.3), "r4": lambda: random_script(4, n_speakers=3),
            "r5": lambda: random_script(5, n_speakers=3, p_interruption=0.3)}
@@ -59,49 +59,16 @@ def reader(path):
     return lambda a, b: x[int(a * sr): int(b * sr)]
 
 
-def match(found, truth, same_people=True):
-    """(true positives, found, truth) with one-to-one matching on start time within MATCH_S."""
-    used, tp = set(), 0
-    for t in truth:
-        for k, f in enumerate(found):
-            if k not in used and abs(f.start - t.start) <= MATCH_S and \
-                    (not same_people or (f.by, f.of) == (t.by, t.of)):
-                used.add(k)
-                tp += 1
-                break
-    return tp, len(found), len(truth)
-
-
-def prf(counts):
-    tp = sum(c[0] for c in counts)
-    found = sum(c[1] for c in counts)
-    truth = sum(c[2] for c in counts)
-    return (tp / found if found else 1.0), (tp / truth if truth else 1.0), truth
-
-
-def speaker_map(turns, truth_turns):
-    """Pipeline speaker -> truth speaker, by the largest overlap."""
-    out = {}
-    for sp in {t.speaker for t in turns}:
-        mine = [t for t in turns if t.speaker == sp]
-        score = {}
-        for tt in truth_turns:
-            score[tt.speaker] = score.get(tt.speaker, 0.0) + sum(
-                max(0.0, min(t.end, tt.end) - max(t.start, tt.start)) for t in mine)
-        out[sp] = max(score, key=score.get)
-    return out
-
-
 def check_events(name, events, truth, counts):
     inter = [e for e in events if e.kind == "interruption"]
-    counts["interruption"].append(match(inter, truth.events_of("interruption")))
-    counts["backchannel"].append(match([e for e in events if e.kind == "backchannel"],
+    counts["interruption"].append(match_events(inter, truth.events_of("interruption")))
+    counts["backchannel"].append(match_events([e for e in events if e.kind == "backchannel"],
                                        truth.events_of("backchannel")))
     # no backchannel is counted as an interruption
     for bc in truth.events_of("backchannel"):
-        assert not any(abs(e.start - bc.start) <= MATCH_S and e.by == bc.by for e in inter), (name, bc)
+        assert not any(abs(e.start - bc.start) <= EVENT_MATCH_S and e.by == bc.by for e in inter), (name, bc)
     for s in truth.events_of("silence"):
-        assert any(e.kind == "silence" and abs(e.start - s.start) <= MATCH_S and abs(e.end - s.end) <= MATCH_S
+        assert any(e.kind == "silence" and abs(e.start - s.start) <= EVENT_MATCH_S and abs(e.end - s.end) <= EVENT_MATCH_S
                    for e in events), (name, "silence not found", s)
 
 
@@ -116,7 +83,7 @@ def test_cues_on_truth_turns(dialogues):
         # text is declared punctuated rather than judged per utterance
         m, events = compute_cues(truth.turns, truth.utterances, truth.duration, CueOptions(punctuated=True))
         check_events(name, events, truth, counts)
-        counts["quick_response"].append(match([e for e in events if e.kind == "quick_response"],
+        counts["quick_response"].append(match_events([e for e in events if e.kind == "quick_response"],
                                               truth.events_of("quick_response")))
         assert m.session["overlaps"] == ref.overlaps, name
         for sp, share in truth.talk_share.items():
@@ -131,7 +98,7 @@ def test_cues_on_truth_turns(dialogues):
             lat = ref.response_latency_median(sp)
             assert m.speakers[sp]["response_latency_median"] == (None if lat is None else pytest.approx(lat, abs=1e-3))
     for kind, c in counts.items():
-        p, r, n = prf(c)
+        p, r, n = precision_recall(c)
         assert n >= 5, kind  # the dialogues really contain these events
         assert p >= 0.9 and r >= 0.9, (kind, p, r, c)
 
@@ -169,8 +136,8 @@ def test_silences_from_the_pipelines_speech_regions(dialogues, analysed):
         _, events = compute_cues(tl.turns, tl.utterances, tl.duration)
         assert truth.events_of("silence")
         for s in truth.events_of("silence"):
-            assert any(e.kind == "silence" and abs(e.start - s.start) <= MATCH_S
-                       and abs(e.end - s.end) <= MATCH_S for e in events), (name, s)
+            assert any(e.kind == "silence" and abs(e.start - s.start) <= EVENT_MATCH_S
+                       and abs(e.end - s.end) <= EVENT_MATCH_S for e in events), (name, s)
         speech = sum(t.end - t.start for t in _union(tl.turns))
         union = sum(t.end - t.start for t in _union(truth.turns))
         assert speech == pytest.approx(union, rel=0.1)
@@ -205,5 +172,5 @@ def test_through_the_real_pipeline(dialogues, analysed):
             if truth.words[sp] >= 30:
                 assert m.speakers[sp]["wpm"] == pytest.approx(truth.wpm[sp], rel=0.10), (name, sp)
     for kind, c in counts.items():
-        p, r, _ = prf(c)
+        p, r, _ = precision_recall(c)
         assert p >= 0.9 and r >= 0.9, (kind, c)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.evaluation import diarization_error_rate
+from analysis.evaluation import diarization_error_rate as der
+from analysis.evaluation import speaker_map, speaker_overlaps
 from analysis.timeline import Turn
 
 pytestmark = pytest.mark.slow
@@ -14,10 +15,6 @@ DER_MARGIN = 0.05  # the live result may be at most this much worse than the off
 LABEL_P90_S = 2.0  # issue 5: speaker label of a new turn within 2 s of its start (90th percentile)
 NEVER_S = 10.0  # a change never labelled counts as this (as in bench/bench_diarization.py)
 BLOCK_S = 0.37  # an odd block size on purpose (not a multiple of the 0.5-s step)
-
-
-def der(ref, hyp) -> float:
-    return diarization_error_rate(ref, hyp)
 
 
 def feed(diarizer, wave, block_s=BLOCK_S):
@@ -59,7 +56,7 @@ def setup(tmp_path_factory, shared_audio):
         assert d.speakers == [] and d.speaker_now is None
         live_sample, _ = feed(d, sample)
         anchor_id = sorted({t.speaker for t in truth.turns})[-1]  # the voice that speaks second
-        anchor = offline.embeddings[_best_match(offline.turns, truth.turns, anchor_id)]
+        anchor = offline.embeddings[speaker_map(truth.turns, offline.turns)[anchor_id]]
         anchored = StreamingDiarizer(anchor=anchor)
         live_anchored, _ = feed(anchored, wave[: 16000 * 30], block_s=1.0)
     finally:
@@ -67,16 +64,6 @@ def setup(tmp_path_factory, shared_audio):
     return {"truth": truth, "offline": offline, "live": live, "now": now, "speakers": speakers,
             "sample_ref": sample_ref, "offline_sample": offline_sample, "live_sample": live_sample,
             "anchored": anchored, "live_anchored": live_anchored, "anchor_id": anchor_id}
-
-
-def _overlap(turns, ref, hyp_id, ref_id):
-    return sum(max(0.0, min(t.end, r.end) - max(t.start, r.start))
-               for t in turns if t.speaker == hyp_id for r in ref if r.speaker == ref_id)
-
-
-def _best_match(turns, ref, ref_id):
-    ids = {t.speaker for t in turns}
-    return max(ids, key=lambda h: _overlap(turns, ref, h, ref_id))
 
 
 def test_live_close_to_offline_on_generated_dialogue(setup):
@@ -95,8 +82,9 @@ def test_ids_stable_and_numbered_by_appearance(setup):
     live, ref = setup["live"], setup["truth"].turns
     assert setup["speakers"] == ["S1", "S2"]
     # every id stands for one voice for the whole session
+    ov = speaker_overlaps(live, ref)
     for sid in {t.speaker for t in live}:
-        per_ref = {r: _overlap(live, ref, sid, r) for r in {x.speaker for x in ref}}
+        per_ref = {r: ov.get((sid, r), 0.0) for r in {x.speaker for x in ref}}
         assert max(per_ref.values()) >= 0.9 * sum(per_ref.values()), (sid, per_ref)
     seen = [s for s in setup["now"] if s is not None]
     assert seen and set(seen) <= {"S1", "S2"}
@@ -114,8 +102,7 @@ def test_new_speaker_labelled_quickly(setup):
     """Issue 5: at every speaker change in the truth (backchannels and interruptions included),
     the time until ``speaker_now`` names the new speaker's live id, 90th percentile <= 2 s."""
     live, ref, now = setup["live"], setup["truth"].turns, setup["now"]
-    ids = {t.speaker for t in live}
-    match = {r: max(ids, key=lambda h: _overlap(live, ref, h, r)) for r in {x.speaker for x in ref}}
+    match = speaker_map(ref, live)  # each true speaker -> the live id that overlaps them most
     ends = [(i + 1) * BLOCK_S for i in range(len(now))]  # audio time at which each `now` was read
     lat, prev = [], None
     for t in sorted(ref, key=lambda t: t.start):
@@ -133,7 +120,8 @@ def test_anchor_labels_the_enrolled_voice(setup):
     sid = anchored.anchor_speaker
     assert sid is not None
     ref = [r for r in ref if r.start < 30.0]
-    per_ref = {r: _overlap(live, ref, sid, r) for r in {x.speaker for x in ref}}
+    ov = speaker_overlaps(live, ref)
+    per_ref = {r: ov.get((sid, r), 0.0) for r in {x.speaker for x in ref}}
     assert max(per_ref, key=per_ref.get) == setup["anchor_id"]
 
 
