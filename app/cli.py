@@ -157,7 +157,15 @@ def run_analyze(args: argparse.Namespace) -> int:
             failed += 1
             continue
         progress.close()
-        written = write_outputs(result, out, Path(path).stem)
+        try:  # each output is written atomically; if one fails, none of this file's is left behind
+            written = write_outputs(result, out, Path(path).stem)
+        except (OSError, ValueError) as exc:
+            for name in (f"{Path(path).stem}.timeline.json", f"{Path(path).stem}.rttm"):
+                (out / name).unlink(missing_ok=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            error(f"{path}: the results could not be written to {out} ({reason}); nothing was written")
+            failed += 1
+            continue
         for line in summary_lines(result):
             print(line)
         print("  wrote " + ", ".join(str(p) for p in written))
@@ -190,6 +198,32 @@ def run_demo(args: argparse.Namespace) -> int:
     return code
 
 
+# -- review ----------------------------------------------------------------------------------------
+def run_review(args: argparse.Namespace) -> int:
+    """Open the review window on a session folder, a timeline file or an audio file (issue 14)."""
+    from app.review_session import ReviewError, open_review
+
+    try:
+        session = open_review(args.path)
+    except ReviewError as exc:
+        error(str(exc))
+        return 2
+    from PySide6.QtWidgets import QApplication
+
+    from app.settings import load_settings
+    from ui import theme as themes
+    from ui.review_window import ReviewWindow
+
+    app = QApplication.instance() or QApplication(["attune"])
+    app.setApplicationName("Attune")
+    t = themes.theme(getattr(load_settings(), "theme", "dark"))
+    themes.apply(app, t)
+    window = ReviewWindow(session, t, transcribe=not args.no_transcribe)
+    window.show()
+    app.aboutToQuit.connect(window.shutdown)
+    return int(app.exec())
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attune", description=(
@@ -213,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_analysis_options(p)
     p.set_defaults(func=run_demo)
+
+    p = sub.add_parser("review", help="review a recorded session (folder) or any recording: timeline, "
+                       "playback, transcript, notes, corrections")
+    p.add_argument("path", metavar="SESSION_DIR_OR_AUDIO",
+                   help="a session folder, a .timeline.json file or an audio/video file (analysed first)")
+    p.add_argument("--no-transcribe", action="store_true", help="audio files: analyse without transcription")
+    p.set_defaults(func=run_review)
 
     for name in EXTRA_COMMANDS:
         try:

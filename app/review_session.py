@@ -1,0 +1,415 @@
+"""What the review window reads and writes, behind one small interface (issue 14).
+
+:func:`open_review` takes a session folder (``timeline.json`` + ``audio.wav``), a timeline file
+(``<stem>.timeline.json`` from ``attune analyze``) or an audio file, and returns a
+:class:`ReviewSession`: the machine's timeline, the audio to play, the clinician's notes and bookmarks,
+and a corrections layer. Everything the review window knows about storage is here, so that the
+encrypted store (issue 13) can replace the plain files later without touching the window.
+
+Saved beside the timeline, never inside it (the machine's output stays as it was made):
+
+- ``notes.json`` (``attune.notes/1``): bookmarks and notes at moments;
+- ``corrections.json`` (``attune.corrections/1``): the ordered list of corrections (rename, merge,
+  roles, reassign a turn). :meth:`ReviewSession.timeline` applies them to the original and recomputes
+  the cue metrics and events with :func:`analysis.cues.compute_cues`.
+
+Both are private (0600) and written atomically. An audio file opened directly has no session folder:
+its notes and corrections live only while the window is open.
+
+Qt-free. Nothing here logs transcript text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from analysis.timeline import Speaker, Timeline, Turn, Utterance
+
+TIMELINE_NAME = "timeline.json"
+AUDIO_NAME = "audio.wav"
+NOTES_NAME = "notes.json"
+CORRECTIONS_NAME = "corrections.json"
+NOTES_SCHEMA = "attune.notes/1"
+CORRECTIONS_SCHEMA = "attune.corrections/1"
+TIMELINE_SUFFIX = ".timeline.json"
+
+
+class ReviewError(Exception):
+    """The path cannot be reviewed; the message is one line for the user."""
+
+
+# -- notes and bookmarks ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Note:
+    """A bookmark (``text`` empty) or a note at a moment of the session."""
+
+    t: float
+    text: str = ""
+    kind: str = "bookmark"  # "bookmark" or "note"
+    category: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "t": round(float(self.t), 3), "kind": self.kind, "text": self.text,
+                "category": self.category}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Note:
+        return cls(t=float(d["t"]), text=str(d.get("text", "")), kind=str(d.get("kind", "bookmark")),
+                   category=str(d.get("category", "")), id=str(d.get("id") or uuid.uuid4().hex[:12]))
+
+
+# -- corrections -----------------------------------------------------------------------------------
+CORRECTION_OPS = ("rename", "merge", "swap_roles", "set_role", "reassign_turn")
+
+
+def _check_op(op: dict[str, Any]) -> dict[str, Any]:
+    if op.get("op") not in CORRECTION_OPS:
+        raise ValueError(f"unknown correction {op.get('op')!r}")
+    return dict(op)
+
+
+def apply_corrections(original: Timeline, ops: list[dict[str, Any]], recompute: bool = True) -> Timeline:
+    """The original timeline with the corrections applied in order; with ``recompute`` (and at least one
+    correction) the cue metrics and events are computed again from the corrected turns and utterances.
+
+    Turns are named by their index in the *original* timeline (``reassign_turn``), so a correction keeps
+    meaning the same stretch of speech whatever came before it.
+    """
+    if not ops:
+        return original
+    speakers = {s.id: s for s in original.speakers}
+    order = [s.id for s in original.speakers]
+    turn_sp = [t.speaker for t in original.turns]
+    # an utterance follows the turn it lies in (by its midpoint), as long as it had that turn's speaker
+    utt_sp = [u.speaker for u in original.utterances]
+    for op in ops:
+        kind = op["op"]
+        if kind == "rename" and op["speaker"] in speakers:
+            speakers[op["speaker"]] = replace(speakers[op["speaker"]], label=str(op["label"]))
+        elif kind == "merge" and op["from"] in speakers and op["into"] in speakers and op["from"] != op["into"]:
+            src, dst = op["from"], op["into"]
+            turn_sp = [dst if s == src else s for s in turn_sp]
+            utt_sp = [dst if s == src else s for s in utt_sp]
+            del speakers[src]
+            order.remove(src)
+        elif kind == "swap_roles":
+            swap = {"therapist": "client", "client": "therapist"}
+            speakers = {k: replace(s, role=swap.get(s.role, s.role)) for k, s in speakers.items()}
+        elif kind == "set_role" and op["speaker"] in speakers:
+            role = op.get("role")
+            if role == "therapist":  # one therapist: whoever had the role becomes the client
+                speakers = {k: replace(s, role="client") if s.role == "therapist" else s
+                            for k, s in speakers.items()}
+            speakers[op["speaker"]] = replace(speakers[op["speaker"]], role=role)
+        elif kind == "reassign_turn":
+            i, dst = int(op["turn"]), op["to"]
+            if 0 <= i < len(turn_sp) and dst in speakers:
+                src = turn_sp[i]
+                t = original.turns[i]
+                turn_sp[i] = dst
+                for j, u in enumerate(original.utterances):
+                    if utt_sp[j] == src and t.start <= (u.start + u.end) / 2 <= t.end:
+                        utt_sp[j] = dst
+    turns = tuple(Turn(sp, t.start, t.end) for sp, t in zip(turn_sp, original.turns, strict=True))
+    utts = tuple(replace(u, speaker=sp) for sp, u in zip(utt_sp, original.utterances, strict=True))
+    tl = original.with_(speakers=tuple(speakers[k] for k in order), turns=turns, utterances=utts)
+    if recompute:
+        from analysis.cues import compute_cues
+
+        metrics, events = compute_cues(turns, utts, original.duration, speakers=order)
+        tl = tl.with_(metrics=metrics, events=events)
+    return tl
+
+
+class Corrections:
+    """An ordered list of corrections with undo and redo."""
+
+    def __init__(self, ops: list[dict[str, Any]] | None = None) -> None:
+        self.ops: list[dict[str, Any]] = [_check_op(o) for o in ops or ()]
+        self.redo_stack: list[dict[str, Any]] = []
+
+    def add(self, op: dict[str, Any]) -> None:
+        self.ops.append(_check_op(op))
+        self.redo_stack.clear()
+
+    def can_undo(self) -> bool:
+        return bool(self.ops)
+
+    def can_redo(self) -> bool:
+        return bool(self.redo_stack)
+
+    def undo(self) -> bool:
+        if not self.ops:
+            return False
+        self.redo_stack.append(self.ops.pop())
+        return True
+
+    def redo(self) -> bool:
+        if not self.redo_stack:
+            return False
+        self.ops.append(self.redo_stack.pop())
+        return True
+
+
+# -- files -----------------------------------------------------------------------------------------
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def _read_json(path: Path, schema: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ReviewError(f"{path.name} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        raise ReviewError(f"{path.name} is not an {schema} file")
+    return data
+
+
+@dataclass
+class ReviewSession:
+    """One recording under review. ``original`` is None until an audio file has been analysed."""
+
+    source: Path  # what was opened
+    audio_path: Path | None
+    original: Timeline | None
+    notes_path: Path | None = None  # None: nothing is saved (an audio file opened directly)
+    corrections_path: Path | None = None
+    notes: list[Note] = field(default_factory=list)
+    corrections: Corrections = field(default_factory=Corrections)
+    _cache: tuple[int, Timeline] | None = field(default=None, repr=False)
+
+    @property
+    def needs_analysis(self) -> bool:
+        return self.original is None
+
+    @property
+    def saved(self) -> bool:
+        return self.notes_path is not None
+
+    def set_analysis(self, timeline: Timeline) -> None:
+        self.original = with_speakers_filled(timeline)
+        self._cache = None
+
+    def timeline(self) -> Timeline:
+        """The corrected timeline (the original when there is no correction), metrics recomputed."""
+        if self.original is None:
+            raise ReviewError("the recording has not been analysed yet")
+        key = hash(json.dumps(self.corrections.ops, sort_keys=True))
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, apply_corrections(self.original, self.corrections.ops))
+        return self._cache[1]
+
+    # -- corrections
+    def correct(self, op: dict[str, Any]) -> Timeline:
+        self.corrections.add(op)
+        self.save_corrections()
+        return self.timeline()
+
+    def undo(self) -> bool:
+        done = self.corrections.undo()
+        if done:
+            self.save_corrections()
+        return done
+
+    def redo(self) -> bool:
+        done = self.corrections.redo()
+        if done:
+            self.save_corrections()
+        return done
+
+    def save_corrections(self) -> None:
+        if self.corrections_path is not None:
+            _write_private(self.corrections_path, json.dumps(
+                {"schema": CORRECTIONS_SCHEMA, "ops": self.corrections.ops}, indent=1, ensure_ascii=False))
+
+    # -- notes
+    def add_note(self, t: float, text: str = "", kind: str | None = None, category: str = "") -> Note:
+        note = Note(t=max(0.0, float(t)), text=text, kind=kind or ("note" if text else "bookmark"),
+                    category=category)
+        self.notes.append(note)
+        self.notes.sort(key=lambda n: n.t)
+        self.save_notes()
+        return note
+
+    def remove_note(self, note_id: str) -> None:
+        self.notes = [n for n in self.notes if n.id != note_id]
+        self.save_notes()
+
+    def save_notes(self) -> None:
+        if self.notes_path is not None:
+            _write_private(self.notes_path, json.dumps(
+                {"schema": NOTES_SCHEMA, "notes": [n.to_dict() for n in self.notes]}, indent=1,
+                ensure_ascii=False))
+
+
+def _load_layers(session: ReviewSession) -> ReviewSession:
+    if session.notes_path is not None:
+        data = _read_json(session.notes_path, NOTES_SCHEMA)
+        if data:
+            session.notes = sorted((Note.from_dict(n) for n in data.get("notes", [])), key=lambda n: n.t)
+    if session.corrections_path is not None:
+        data = _read_json(session.corrections_path, CORRECTIONS_SCHEMA)
+        if data:
+            try:
+                session.corrections = Corrections(list(data.get("ops", [])))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ReviewError(f"{session.corrections_path.name}: {exc}") from None
+    return session
+
+
+def _load_timeline(path: Path) -> Timeline:
+    try:
+        return with_speakers_filled(Timeline.load(path))
+    except FileNotFoundError:
+        raise ReviewError(f"{path} does not exist") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ReviewError(f"{path.name} is not a readable timeline ({msg})") from None
+
+
+def open_review(path: str | os.PathLike) -> ReviewSession:
+    """Open a session folder, a timeline file or an audio file for review (raises :class:`ReviewError`
+    with a one-line message when it cannot). An audio file comes back with ``needs_analysis``."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ReviewError(f"{p} does not exist")
+    if p.is_dir():
+        tl_path = p / TIMELINE_NAME
+        if not tl_path.is_file():
+            raise ReviewError(f"{p} is not a session folder (no {TIMELINE_NAME})")
+        audio = p / AUDIO_NAME
+        return _load_layers(ReviewSession(
+            source=p, audio_path=audio if audio.is_file() else None, original=_load_timeline(tl_path),
+            notes_path=p / NOTES_NAME, corrections_path=p / CORRECTIONS_NAME))
+    if p.name.endswith(".json"):
+        tl = _load_timeline(p)
+        stem = p.name[: -len(TIMELINE_SUFFIX)] if p.name.endswith(TIMELINE_SUFFIX) else p.stem
+        audio = None
+        src = (tl.source or {}).get("file")
+        for cand in ([p.parent / Path(src).name] if src else []):
+            if cand.is_file():
+                audio = cand
+        return _load_layers(ReviewSession(
+            source=p, audio_path=audio, original=tl, notes_path=p.parent / f"{stem}.{NOTES_NAME}",
+            corrections_path=p.parent / f"{stem}.{CORRECTIONS_NAME}"))
+    from audio.decode import AudioDecodeError, probe
+
+    try:
+        info = probe(p)
+    except AudioDecodeError as exc:
+        raise ReviewError(str(exc).splitlines()[0] if str(exc) else f"{p}: not an audio file") from None
+    if not info.duration:
+        raise ReviewError(f"{p}: no audio in this file")
+    return ReviewSession(source=p, audio_path=p, original=None)
+
+
+LOUDNESS_HOP_S = 0.1
+
+
+class Cancelled(Exception):
+    """Raised inside a long job when the user cancelled it."""
+
+
+def decode_for_playback(audio_path: str | os.PathLike, out_wav: str | os.PathLike,
+                        on_progress=None, should_stop=None) -> tuple[Any, float]:
+    """Decode the recording once to a 16 kHz mono int16 WAV at ``out_wav`` (created 0600), for exact
+    seeking whatever the container, and return its loudness envelope (dB RMS per
+    :data:`LOUDNESS_HOP_S`) and the hop. ``on_progress(fraction)``; ``should_stop()`` cancels."""
+    import numpy as np
+    import soundfile as sf
+
+    from audio.decode import TARGET_SR, iter_blocks, probe
+
+    info = probe(audio_path)
+    total = info.duration or 1.0
+    hop = int(TARGET_SR * LOUDNESS_HOP_S)
+    env: list[float] = []
+    carry = np.zeros(0, dtype=np.float32)
+    fd = os.open(out_wav, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    with sf.SoundFile(out_wav, "w", samplerate=TARGET_SR, channels=1, subtype="PCM_16", format="WAV") as f:
+        for block in iter_blocks(audio_path, info=info,
+                                 on_progress=(lambda s: on_progress(min(1.0, s / total))) if on_progress
+                                 else None):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            f.write(block)
+            x = np.concatenate([carry, block]) if carry.size else block
+            n = len(x) // hop * hop
+            if n:
+                rms = np.sqrt(np.mean(np.square(x[:n].reshape(-1, hop), dtype=np.float64), axis=1))
+                env.extend((20 * np.log10(rms + 1e-6)).tolist())
+            carry = x[n:]
+    if carry.size:
+        env.append(float(20 * np.log10(np.sqrt(np.mean(np.square(carry))) + 1e-6)))
+    return np.asarray(env, dtype=np.float32), LOUDNESS_HOP_S
+
+
+def markers(tl: Timeline, notes: list[Note] = ()) -> dict[str, list[tuple[float, float]]]:
+    """Marker spans by kind: the cue events, questions and reflections (from the wording of each
+    utterance, :mod:`analysis.questions`) and the bookmarks and notes, each sorted by start."""
+    from analysis import questions
+
+    out: dict[str, list[tuple[float, float]]] = {}
+    for e in tl.events:
+        out.setdefault(e.kind, []).append((e.start, e.end))
+    for u in tl.utterances:
+        kinds = questions.classify(u.text)
+        if any(k.question for k in kinds):
+            out.setdefault("question", []).append((u.start, u.end))
+        if any(k.reflection for k in kinds):
+            out.setdefault("reflection", []).append((u.start, u.end))
+    out["bookmark"] = [(n.t, n.t) for n in notes]
+    for spans in out.values():
+        spans.sort()
+    return out
+
+
+def next_marker(spans: list[tuple[float, float]], t: float, forward: bool = True,
+                eps: float = 0.05) -> float | None:
+    """The start of the next (or previous) marker after (before) ``t``, or None."""
+    if forward:
+        return next((s for s, _e in spans if s > t + eps), None)
+    return next((s for s, _e in reversed(spans) if s < t - eps), None)
+
+
+def recent_speaker_ids(tl: Timeline) -> list[str]:
+    """Speaker ids in the timeline's order, plus any that only appear in turns."""
+    ids = [s.id for s in tl.speakers]
+    for t in tl.turns:
+        if t.speaker not in ids:
+            ids.append(t.speaker)
+    return ids
+
+
+def speaker_label(tl: Timeline, sp: str) -> str:
+    s = tl.speaker(sp)
+    return s.label if s else sp
+
+
+def with_speakers_filled(tl: Timeline) -> Timeline:
+    """A timeline whose speaker list names every speaker its turns use (older files may omit some)."""
+    ids = recent_speaker_ids(tl)
+    if len(ids) == len(tl.speakers):
+        return tl
+    known = {s.id for s in tl.speakers}
+    extra = tuple(Speaker(i, i) for i in ids if i not in known)
+    return tl.with_(speakers=tl.speakers + extra)
+
+
+__all__ = ["Corrections", "Note", "ReviewError", "ReviewSession", "apply_corrections", "open_review",
+           "speaker_label", "with_speakers_filled", "Utterance"]

@@ -1,0 +1,306 @@
+"""The review window (issue 14) on the generated demo dialogue, whose truth is known: a session folder
+is made from the rendered audio and the truth turns and utterances (the cue engine's figures on them),
+then opened as a clinician would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from analysis.cues import compute_cues
+from analysis.talk import talk_time
+from analysis.timeline import Speaker, Timeline
+from app.review_session import (
+    NOTES_NAME,
+    ReviewError,
+    apply_corrections,
+    open_review,
+)
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def session_dir(tmp_path, dialogue):
+    wav, truth = dialogue
+    ids = [s["id"] for s in truth.speakers]
+    metrics, events = compute_cues(truth.turns, truth.utterances, truth.duration, speakers=ids)
+    tl = Timeline(duration=truth.duration,
+                  speakers=tuple(Speaker(s["id"], f"Voice {s['id']}", s["role"]) for s in truth.speakers),
+                  turns=tuple(truth.turns), utterances=tuple(truth.utterances), events=events,
+                  metrics=metrics, source={"file": "audio.wav"})
+    d = tmp_path / "2026-12-01_100000"
+    d.mkdir()
+    tl.save(d / "timeline.json")
+    shutil.copy(wav, d / "audio.wav")
+    return d
+
+
+@pytest.fixture
+def open_window(qtbot):
+    windows = []
+
+    def _open(path, wait_audio=True):
+        from ui.review_window import ReviewWindow
+
+        w = ReviewWindow(open_review(path))
+        qtbot.addWidget(w)
+        w.show()
+        w.activateWindow()
+        qtbot.waitUntil(w.isActiveWindow, timeout=5000)  # key shortcuts reach an active window only
+        windows.append(w)
+        if wait_audio:
+            qtbot.waitUntil(lambda: w.player.is_loaded, timeout=20000)
+        return w
+
+    yield _open
+    for w in windows:
+        w.shutdown()
+
+
+def _talk(tl, sp):
+    return talk_time([t for t in tl.turns if t.speaker == sp])[sp]
+
+
+def test_session_opens_with_lanes_transcript_and_audio(session_dir, open_window, dialogue):
+    _, truth = dialogue
+    w = open_window(session_dir)
+    assert w.transcript.count() == len(truth.utterances)
+    assert set(w.timeline_view._speaker_lane) == {"S1", "S2"}
+    assert len(w._markers["interruption"]) == len(truth.events_of("interruption"))
+    assert w.timeline_view._lod_items, "the loudness overview is drawn once the audio is decoded"
+    wav = w._tmpdir / "review.wav"
+    assert stat.S_IMODE(os.stat(wav).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(w._tmpdir).st_mode) == 0o700
+    w.close()
+    assert not w._tmpdir.exists(), "the decoded audio is deleted when the window closes"
+
+
+def test_click_transcript_line_seeks_player(session_dir, open_window, qtbot, dialogue):
+    _, truth = dialogue
+    w = open_window(session_dir)
+    row = 7
+    u = w._tl.utterances[w.transcript.item(row).data(Qt.ItemDataRole.UserRole)]
+    assert u.start > 5
+    w.transcript.scrollToItem(w.transcript.item(row))
+    rect = w.transcript.visualItemRect(w.transcript.item(row))
+    qtbot.mouseClick(w.transcript.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    # the media player itself, not only the window's idea of it
+    qtbot.waitUntil(lambda: abs(w.player._player.position() / 1000 - u.start) < 0.02, timeout=5000)
+    assert abs(w.player.position() - u.start) < 0.02
+    assert abs(w.timeline_view.playhead - u.start) < 0.02
+
+
+def test_click_timeline_seeks(session_dir, open_window, qtbot):
+    w = open_window(session_dir)
+    view = w.timeline_view
+    x = view.mapFromScene(40.0, 30).x()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 30))
+    px = 1.0 / view._pxs
+    qtbot.waitUntil(lambda: abs(w.player._player.position() / 1000 - 40.0) < px + 0.01, timeout=5000)
+
+
+def test_next_interruption_lands_on_the_true_one(session_dir, open_window, qtbot, dialogue):
+    _, truth = dialogue
+    true_starts = [e.start for e in truth.events_of("interruption")]
+    w = open_window(session_dir)
+    w.seek(0.0)
+    assert w.jump_marker("interruption") == pytest.approx(true_starts[0], abs=0.01)
+    qtbot.waitUntil(lambda: abs(w.player._player.position() / 1000 - true_starts[0]) < 0.02, timeout=5000)
+    assert w.jump_marker("interruption") == pytest.approx(true_starts[1], abs=0.01)
+    assert w.jump_marker("interruption", forward=False) == pytest.approx(true_starts[0], abs=0.01)
+
+
+def test_play_advances_and_space_toggles(session_dir, open_window, qtbot):
+    w = open_window(session_dir)
+    w.seek(10.0)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.player.is_playing(), timeout=5000)
+    qtbot.waitUntil(lambda: w.player.position() > 10.3, timeout=5000)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not w.player.is_playing(), timeout=5000)
+    p = w.player.position()
+    qtbot.keyClick(w, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: abs(w.player.position() - (p + 5)) < 0.05, timeout=5000)
+
+
+def test_rename_and_merge_change_metrics(session_dir, open_window, qtbot):
+    w = open_window(session_dir, wait_audio=False)
+    before = w._tl.metrics.speakers
+    w.rename_speaker("S2", "Alex")
+    assert w._tl.speaker("S2").label == "Alex"
+    assert "Alex" in w.figures.text()
+    assert any("Alex:" in w.transcript.item(i).text() for i in range(w.transcript.count()))
+    assert w._tl.metrics.speakers["S2"]["talk_time"] == pytest.approx(before["S2"]["talk_time"], abs=0.01)
+    w.merge_speakers("S2", "S1")
+    tl = w._tl
+    assert [s.id for s in tl.speakers] == ["S1"]
+    assert tl.metrics.speakers["S1"]["talk_share"] == pytest.approx(1.0)
+    assert tl.metrics.speakers["S1"]["talk_time"] == pytest.approx(_talk(tl, "S1"), abs=0.01)
+    assert tl.metrics.speakers["S1"]["talk_time"] > before["S1"]["talk_time"] + 30
+    assert not [e for e in tl.events if e.kind == "interruption"], "one speaker cannot interrupt itself"
+    assert set(w.timeline_view._speaker_lane) == {"S1"}
+    w.undo()
+    assert [s.id for s in w._tl.speakers] == ["S1", "S2"]
+    assert w._tl.speaker("S2").label == "Alex"
+    w.undo()
+    assert w._tl.speaker("S2").label == "Voice S2"
+    assert w._tl.metrics.speakers == before
+    w.redo()
+    assert w._tl.speaker("S2").label == "Alex"
+
+
+def test_reassign_turn_moves_talk_by_its_length(session_dir, open_window):
+    w = open_window(session_dir, wait_audio=False)
+    tl0 = w._tl
+    i = 0
+    t = tl0.turns[i]
+    assert t.speaker == "S1"
+    others = [o for o in tl0.turns if o.speaker == "S2"]
+    assert not any(o.start < t.end and t.start < o.end for o in others), "a turn nobody overlaps"
+    s1, s2 = (tl0.metrics.speakers[s]["talk_time"] for s in ("S1", "S2"))
+    w.reassign_turn(i, "S2")
+    m = w._tl.metrics.speakers
+    assert m["S2"]["talk_time"] == pytest.approx(s2 + t.duration, abs=0.01)
+    assert m["S1"]["talk_time"] == pytest.approx(s1 - t.duration, abs=0.01)
+    total = s1 + s2
+    assert m["S2"]["talk_share"] == pytest.approx((s2 + t.duration) / total, abs=0.006)
+    # the utterance inside the turn follows it
+    u = next(u for u in w._tl.utterances if t.start <= (u.start + u.end) / 2 <= t.end)
+    assert u.speaker == "S2"
+    w.undo()
+    assert w._tl.metrics.speakers["S2"]["talk_time"] == pytest.approx(s2, abs=1e-6)
+    # corrections are saved beside the timeline; the timeline itself is untouched
+    w.reassign_turn(i, "S2")
+    w.close()
+    saved = json.loads((session_dir / "corrections.json").read_text())
+    assert saved["ops"] == [{"op": "reassign_turn", "turn": 0, "to": "S2"}]
+    assert Timeline.load(session_dir / "timeline.json").turns[0].speaker == "S1"
+    again = open_review(session_dir)
+    assert again.timeline().turns[0].speaker == "S2"
+
+
+def test_swap_roles(session_dir):
+    s = open_review(session_dir)
+    tl = s.correct({"op": "swap_roles"})
+    assert tl.speaker("S1").role == "client" and tl.speaker("S2").role == "therapist"
+    tl = s.correct({"op": "set_role", "speaker": "S1", "role": "therapist"})
+    assert tl.speaker("S1").role == "therapist" and tl.speaker("S2").role == "client"
+
+
+def test_notes_and_bookmarks_survive_reopen(session_dir, open_window, qtbot):
+    w = open_window(session_dir)
+    w.seek(12.5)
+    qtbot.keyClick(w, Qt.Key.Key_B)
+    assert len(w.session.notes) == 1
+    w.add_note("client went quiet here", t=30.0)
+    assert w.notes_list.count() == 2
+    assert w._markers["bookmark"] == [(12.5, 12.5), (30.0, 30.0)]
+    w.close()
+    path = session_dir / NOTES_NAME
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    w2 = open_window(session_dir)
+    assert [(n.t, n.kind, n.text) for n in w2.session.notes] == [
+        (12.5, "bookmark", ""), (30.0, "note", "client went quiet here")]
+    assert w2.notes_list.count() == 2
+    w2.notes_list.setCurrentRow(1)
+    w2.play_from_note()
+    qtbot.waitUntil(lambda: w2.player.is_playing() and w2.player.position() >= 30.0, timeout=5000)
+    w2.player.pause()
+
+
+def test_search_next_previous(session_dir, open_window):
+    w = open_window(session_dir, wait_audio=False)
+    word = w._tl.utterances[3].text.split()[0].strip(",.?!")
+    hits = [r for r in range(w.transcript.count())
+            if word.lower() in w._tl.utterances[w.transcript.item(r).data(Qt.ItemDataRole.UserRole)].text.lower()]
+    w.search.setText(word)
+    w.transcript.setCurrentRow(-1)
+    assert w.find() == hits[0]
+    if len(hits) > 1:
+        assert w.find() == hits[1]
+        assert w.find(forward=False) == hits[0]
+    w.search.setText("zzqxj-not-there")
+    assert w.find() is None and w.search_status.text() == "not found"
+
+
+def test_zoom_and_scroll(session_dir, open_window, qtbot):
+    w = open_window(session_dir, wait_audio=False)
+    view = w.timeline_view
+    t0, t1 = view.visible_range()
+    assert t1 - t0 == pytest.approx(view.duration, rel=0.02)
+    qtbot.keyClick(w, Qt.Key.Key_Plus)
+    a, b = view.visible_range()
+    assert b - a == pytest.approx((t1 - t0) / 1.5, rel=0.03)
+    view.zoom(100)
+    a, b = view.visible_range()
+    assert b - a == pytest.approx(2.0, rel=0.05)
+    view.scroll_by(10)
+    assert view.visible_range()[0] == pytest.approx(a + 10, abs=0.05)
+    # follow: the playhead is kept in view
+    w.seek(70.0)
+    a, b = view.visible_range()
+    assert a <= 70.0 <= b
+
+
+def test_corrections_pure(session_dir):
+    s = open_review(session_dir)
+    tl = s.timeline()
+    assert apply_corrections(tl, []) is tl
+    merged = apply_corrections(tl, [{"op": "merge", "from": "S1", "into": "S2"}])
+    assert {t.speaker for t in merged.turns} == {"S2"}
+    with pytest.raises(ValueError):
+        s.correct({"op": "explode"})
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(ReviewError, match="does not exist"):
+        open_review(tmp_path / "nope")
+    with pytest.raises(ReviewError, match="not a session folder"):
+        open_review(tmp_path)
+    bad = tmp_path / "bad.timeline.json"
+    bad.write_text("{not json")
+    with pytest.raises(ReviewError, match="not a readable timeline"):
+        open_review(bad)
+    txt = tmp_path / "notes.mp3"
+    txt.write_text("this is not audio")
+    with pytest.raises(ReviewError):
+        open_review(txt)
+
+
+def test_cli_review_bad_file_one_line(tmp_path, capsys):
+    from app.cli import main
+
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00garbage")
+    assert main(["review", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("attune: error:") and "\n" not in err and "Traceback" not in err
+    assert main(["review", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not exist" in err and "\n" not in err
+
+
+def test_audio_file_analysis_can_be_cancelled(dialogue, open_window, qtbot):
+    wav, _ = dialogue
+    w = open_window(wav, wait_audio=False)
+    assert w.session.needs_analysis and w.progress_row.isVisible()
+    job = w._jobs[0]
+    with qtbot.waitSignal(job.cancelled, timeout=120000):
+        qtbot.mouseClick(w.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.progress_row.isVisible(), timeout=5000)
+    assert w.session.needs_analysis
+    assert "Cancelled" in w.statusBar().currentMessage()
+
+
+def test_no_torch_on_the_review_start_up_path():
+    code = ("import sys; import app.cli, app.review_session, ui.review_window, ui.review_timeline; "
+            "print('torch' in sys.modules, 'faster_whisper' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False"], out.stderr[-500:]

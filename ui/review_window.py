@@ -1,0 +1,571 @@
+"""The review window (issue 14): a recorded session on one time axis, with playback, its transcript,
+notes and bookmarks, and corrections that recompute the cues at once.
+
+It reads and writes only through :class:`app.review_session.ReviewSession` (plain files today, the
+encrypted store later). A session folder opens at once from its timeline; an audio file opened
+directly is analysed first on a QThread (:class:`app.review_worker.AnalysisJob`) with a progress bar
+and Cancel. The recording is decoded once, on another QThread, to a private 16 kHz mono WAV (0600, in
+a 0700 temporary folder deleted when the window closes) that the player seeks exactly.
+
+Keys: Space play/pause, Left/Right -/+5 s, +/- zoom, F follow the playhead, B bookmark at the playhead,
+N note at the playhead, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+F search, [ / ] previous/next
+marker of the chosen kind. Nothing here logs transcript text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from analysis.timeline import Timeline
+from app.review_session import ReviewSession, markers, next_marker, speaker_label
+from app.review_worker import AnalysisJob, DecodeJob, start_job
+from ui import theme as themes
+from ui.review_player import SPEEDS, ReviewPlayer
+from ui.review_timeline import MARKER_KINDS, MARKER_LABELS, ReviewTimeline, fmt_time
+
+log = logging.getLogger(__name__)
+JUMP_S = 5.0
+STAGE_WEIGHTS = {"decode": (0.0, 0.1), "diarize": (0.1, 0.35), "transcribe": (0.45, 0.55)}
+
+
+class ReviewWindow(QMainWindow):
+    timeline_shown = Signal()  # the lanes, transcript and figures are up to date
+    audio_ready = Signal()  # the decoded audio is loaded in the player
+    analysis_failed = Signal(str)
+
+    def __init__(self, session: ReviewSession, theme: themes.Theme = themes.DARK,
+                 transcribe: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.theme = theme
+        self._transcribe = transcribe
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="attune-review-"))  # 0700
+        self._threads: list[QThread] = []
+        self._jobs: list = []
+        self._tl: Timeline | None = None
+        self._markers: dict[str, list[tuple[float, float]]] = {}
+        self._utt_starts: list[float] = []
+        self._current_utt = -1
+        self.setWindowTitle(f"Attune review - {session.source.name}")
+        self.resize(1280, 820)
+        self.player = ReviewPlayer(self)
+        self.player.position_changed.connect(self._on_position)
+        self.player.playing_changed.connect(lambda p: self.play_btn.setText("Pause" if p else "Play"))
+        self.player.loaded.connect(self.audio_ready)
+        self._build()
+        self._shortcuts()
+        if session.needs_analysis:
+            self._start_analysis()
+        else:
+            self._show_timeline()
+            self._start_decode()
+
+    # -- layout --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget()
+        v = QVBoxLayout(central)
+        v.setContentsMargins(10, 8, 10, 8)
+        bar = QHBoxLayout()
+        self.play_btn = QPushButton("Play")
+        self.play_btn.setToolTip("Play / pause (Space)")
+        self.play_btn.clicked.connect(self.player.toggle)
+        back = QPushButton("-5 s")
+        back.clicked.connect(lambda: self.jump(-JUMP_S))
+        fwd = QPushButton("+5 s")
+        fwd.clicked.connect(lambda: self.jump(JUMP_S))
+        self.time_label = QLabel("0:00 / 0:00")
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"{s:g}x", s)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.currentIndexChanged.connect(lambda i: self.player.set_rate(self.speed.itemData(i)))
+        self.follow = QCheckBox("Follow")
+        self.follow.setChecked(True)
+        self.follow.setToolTip("Keep the playhead in view (F)")
+        self.marker_kind = QComboBox()
+        for k in MARKER_KINDS:
+            self.marker_kind.addItem(MARKER_LABELS[k], k)
+        prev_m = QPushButton("<")
+        prev_m.setToolTip("Previous marker of this kind ([)")
+        prev_m.clicked.connect(lambda: self.jump_marker(forward=False))
+        next_m = QPushButton(">")
+        next_m.setToolTip("Next marker of this kind (])")
+        next_m.clicked.connect(lambda: self.jump_marker(forward=True))
+        zoom_out = QPushButton("-")
+        zoom_out.setToolTip("Zoom out (-)")
+        zoom_in = QPushButton("+")
+        zoom_in.setToolTip("Zoom in (+)")
+        self.undo_btn = QPushButton("Undo")
+        self.undo_btn.clicked.connect(self.undo)
+        self.redo_btn = QPushButton("Redo")
+        self.redo_btn.clicked.connect(self.redo)
+        for w in (self.play_btn, back, fwd, self.time_label, self.speed, self.follow):
+            bar.addWidget(w)
+        bar.addSpacing(16)
+        for w in (QLabel("Jump to"), self.marker_kind, prev_m, next_m):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        for w in (zoom_out, zoom_in, self.undo_btn, self.redo_btn):
+            bar.addWidget(w)
+        v.addLayout(bar)
+
+        self.progress_row = QWidget()
+        pr = QHBoxLayout(self.progress_row)
+        pr.setContentsMargins(0, 0, 0, 0)
+        self.progress_label = QLabel("")
+        self.progress_label.setObjectName("status")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel_jobs)
+        pr.addWidget(self.progress_label)
+        pr.addWidget(self.progress, 1)
+        pr.addWidget(self.cancel_btn)
+        self.progress_row.hide()
+        v.addWidget(self.progress_row)
+
+        self.timeline_view = ReviewTimeline(self.theme)
+        self.timeline_view.seek_requested.connect(self.seek)
+        self.timeline_view.turn_menu_requested.connect(self._turn_menu)
+        self.follow.toggled.connect(lambda on: setattr(self.timeline_view, "follow", on))
+        zoom_out.clicked.connect(lambda: self.timeline_view.zoom(1 / 1.5))
+        zoom_in.clicked.connect(lambda: self.timeline_view.zoom(1.5))
+        v.addWidget(self.timeline_view)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        srow = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search the transcript")
+        self.search.returnPressed.connect(lambda: self.find(forward=True))
+        s_prev = QPushButton("Previous")
+        s_prev.clicked.connect(lambda: self.find(forward=False))
+        s_next = QPushButton("Next")
+        s_next.clicked.connect(lambda: self.find(forward=True))
+        self.search_status = QLabel("")
+        self.search_status.setObjectName("status")
+        for w in (self.search, s_prev, s_next, self.search_status):
+            srow.addWidget(w)
+        lv.addLayout(srow)
+        self.transcript = QListWidget()
+        self.transcript.setWordWrap(True)
+        self.transcript.setUniformItemSizes(False)
+        self.transcript.itemClicked.connect(self._on_transcript_click)
+        self.transcript.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.transcript.customContextMenuRequested.connect(self._transcript_menu)
+        lv.addWidget(self.transcript, 1)
+        split.addWidget(left)
+
+        self.tabs = QTabWidget()
+        notes = QWidget()
+        nv = QVBoxLayout(notes)
+        self.notes_list = QListWidget()
+        self.notes_list.itemDoubleClicked.connect(lambda _i: self.play_from_note())
+        nrow = QHBoxLayout()
+        for text, fn in (("Bookmark (B)", self.add_bookmark), ("Note... (N)", self.ask_note),
+                         ("Play from here", self.play_from_note), ("Delete", self.delete_note)):
+            b = QPushButton(text)
+            b.clicked.connect(fn)
+            nrow.addWidget(b)
+        nv.addWidget(self.notes_list, 1)
+        nv.addLayout(nrow)
+        if not self.session.saved:
+            hint = QLabel("Notes and corrections of a recording opened directly are not saved.")
+            hint.setObjectName("status")
+            hint.setWordWrap(True)
+            nv.addWidget(hint)
+        self.tabs.addTab(notes, "Notes")
+        speakers = QWidget()
+        sv = QVBoxLayout(speakers)
+        self.figures = QLabel("")
+        self.figures.setWordWrap(True)
+        self.figures.setTextFormat(Qt.TextFormat.PlainText)
+        self.figures.setAlignment(Qt.AlignmentFlag.AlignTop)
+        sv.addWidget(self.figures, 1)
+        crow = QHBoxLayout()
+        for text, fn in (("Rename...", self.ask_rename), ("Merge...", self.ask_merge),
+                         ("Swap roles", self.swap_roles)):
+            b = QPushButton(text)
+            b.clicked.connect(fn)
+            crow.addWidget(b)
+        sv.addLayout(crow)
+        hint = QLabel("Right-click a turn (timeline) or a line (transcript) to give it to another speaker.")
+        hint.setObjectName("status")
+        hint.setWordWrap(True)
+        sv.addWidget(hint)
+        self.tabs.addTab(speakers, "Speakers")
+        split.addWidget(self.tabs)
+        split.setSizes([760, 440])
+        v.addWidget(split, 1)
+        self.setCentralWidget(central)
+        self._update_undo()
+
+    def _shortcuts(self) -> None:
+        keys = [
+            (Qt.Key.Key_Space, self.player.toggle),
+            (Qt.Key.Key_Left, lambda: self.jump(-JUMP_S)),
+            (Qt.Key.Key_Right, lambda: self.jump(JUMP_S)),
+            (Qt.Key.Key_Plus, lambda: self.timeline_view.zoom(1.5)),
+            (Qt.Key.Key_Equal, lambda: self.timeline_view.zoom(1.5)),
+            (Qt.Key.Key_Minus, lambda: self.timeline_view.zoom(1 / 1.5)),
+            (Qt.Key.Key_F, lambda: self.follow.toggle()),
+            (Qt.Key.Key_B, self.add_bookmark),
+            (Qt.Key.Key_N, self.ask_note),
+            (Qt.Key.Key_BracketLeft, lambda: self.jump_marker(forward=False)),
+            (Qt.Key.Key_BracketRight, lambda: self.jump_marker(forward=True)),
+        ]
+        for key, fn in keys:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(fn)
+        for seq, fn in ((QKeySequence.StandardKey.Undo, self.undo), (QKeySequence.StandardKey.Redo, self.redo),
+                        (QKeySequence("Ctrl+Shift+Z"), self.redo), (QKeySequence.StandardKey.Find,
+                                                                      self.search.setFocus)):
+            sc = QShortcut(QKeySequence(seq), self)
+            sc.activated.connect(fn)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def _run(self, job, on_done, label: str) -> None:
+        self.progress_label.setText(label)
+        self.progress.setValue(0)
+        self.progress_row.show()
+        job.progress.connect(self._on_progress)
+        job.done.connect(on_done)
+        job.failed.connect(self._on_job_failed)
+        job.cancelled.connect(self._on_job_cancelled)
+        for sig in (job.done, job.failed, job.cancelled):
+            sig.connect(self._job_ended)
+        self._jobs.append(job)
+        self._threads.append(start_job(job, self))
+
+    def _on_progress(self, stage: str, fraction: float) -> None:
+        if self.session.needs_analysis:
+            lo, w = STAGE_WEIGHTS.get(stage, (0.0, 1.0))
+            self.progress.setValue(int(1000 * (lo + w * fraction)))
+            self.progress_label.setText(f"Analysing ({stage})")
+        else:
+            self.progress.setValue(int(1000 * fraction))
+
+    def _job_ended(self, *_args) -> None:
+        if not any(j for j in self._jobs if not getattr(j, "_ended", False)):
+            self.progress_row.hide()
+
+    def _mark_ended(self, job) -> None:
+        job._ended = True
+
+    def _start_analysis(self) -> None:
+        job = AnalysisJob(self.session.audio_path, transcribe=self._transcribe)
+        for sig in (job.done, job.failed, job.cancelled):
+            sig.connect(lambda *_a, j=job: self._mark_ended(j))
+        self._run(job, self._on_analysed, "Analysing the recording")
+
+    def _on_analysed(self, timeline: Timeline) -> None:
+        self.session.set_analysis(timeline)
+        self._show_timeline()
+        self._start_decode()
+
+    def _start_decode(self) -> None:
+        if self.session.audio_path is None:
+            self.statusBar().showMessage("No audio in this session: the timeline only")
+            return
+        job = DecodeJob(self.session.audio_path, self._tmpdir / "review.wav")
+        for sig in (job.done, job.failed, job.cancelled):
+            sig.connect(lambda *_a, j=job: self._mark_ended(j))
+        self._run(job, self._on_decoded, "Preparing the audio")
+
+    def _on_decoded(self, result) -> None:
+        wav, env, hop = result
+        dur = self._tl.duration if self._tl is not None else len(env) * hop
+        self.player.set_source(wav, dur)
+        self.timeline_view.set_loudness(env, hop)
+
+    def _on_job_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Could not open the recording: {message}")
+        if self.session.needs_analysis:
+            self.analysis_failed.emit(message)
+
+    def _on_job_cancelled(self) -> None:
+        self.statusBar().showMessage("Cancelled")
+
+    def cancel_jobs(self) -> None:
+        for job in self._jobs:
+            job.cancel()
+
+    # -- content -------------------------------------------------------------------------------
+    def _show_timeline(self) -> None:
+        tl = self.session.timeline()
+        self._tl = tl
+        self._markers = markers(tl, self.session.notes)
+        self.timeline_view.set_timeline(tl, self._markers)
+        self.timeline_view.set_playhead(self.player.position())
+        self._fill_transcript()
+        self._fill_figures()
+        self._fill_notes()
+        self._update_undo()
+        self.time_label.setText(f"{fmt_time(self.player.position())} / {fmt_time(tl.duration)}")
+        self.timeline_shown.emit()
+
+    def _fill_transcript(self) -> None:
+        tl = self._tl
+        self.transcript.clear()
+        utts = sorted(range(len(tl.utterances)), key=lambda i: tl.utterances[i].start)
+        self._utt_order = utts
+        self._utt_starts = [tl.utterances[i].start for i in utts]
+        for i in utts:
+            u = tl.utterances[i]
+            item = QListWidgetItem(f"{fmt_time(u.start)}  {speaker_label(tl, u.speaker)}:  {u.text.strip()}")
+            item.setData(Qt.ItemDataRole.UserRole, i)
+            sp = tl.speaker(u.speaker)
+            item.setForeground(self.theme.role_color(sp.role if sp else None))
+            self.transcript.addItem(item)
+        self._current_utt = -1
+
+    def _fill_figures(self) -> None:
+        tl = self._tl
+        lines = []
+        for sp in tl.speakers:
+            m = tl.metrics.speakers.get(sp.id, {})
+            role = f" ({sp.role})" if sp.role else ""
+            parts = [f"{sp.label}{role}"]
+            if "talk_share" in m:
+                parts.append(f"talk {100 * float(m['talk_share']):.0f}% ({float(m.get('talk_time', 0)):.0f} s)")
+            if "turns" in m:
+                parts.append(f"{m['turns']} turns")
+            if m.get("wpm"):
+                parts.append(f"{float(m['wpm']):.0f} words/min")
+            if "interruptions_made" in m:
+                parts.append(f"interrupted others {m['interruptions_made']}x, "
+                             f"was interrupted {m.get('interruptions_received', 0)}x")
+            lines.append(" - ".join(parts))
+        counts = {k: len(v) for k, v in self._markers.items() if v}
+        if counts:
+            lines.append("")
+            lines.append(", ".join(f"{n} {MARKER_LABELS.get(k, k)}" for k, n in sorted(counts.items())))
+        if self.session.corrections.ops:
+            lines.append("")
+            lines.append(f"{len(self.session.corrections.ops)} correction(s); figures recomputed")
+        self.figures.setText("\n".join(lines))
+
+    def _fill_notes(self) -> None:
+        self.notes_list.clear()
+        for n in self.session.notes:
+            label = n.text if n.kind == "note" else "bookmark"
+            item = QListWidgetItem(f"{fmt_time(n.t)}  {label}")
+            item.setData(Qt.ItemDataRole.UserRole, n.id)
+            self.notes_list.addItem(item)
+
+    # -- playback ------------------------------------------------------------------------------
+    def seek(self, t: float) -> None:
+        self.player.seek(t)
+
+    def jump(self, dt: float) -> None:
+        self.seek(max(0.0, self.player.position() + dt))
+
+    def jump_marker(self, kind: str | None = None, forward: bool = True) -> float | None:
+        kind = kind or self.marker_kind.currentData()
+        t = next_marker(self._markers.get(kind, []), self.player.position(), forward)
+        if t is None:
+            self.statusBar().showMessage(f"No {'next' if forward else 'previous'} "
+                                         f"{MARKER_LABELS.get(kind, kind)[:-1]}", 3000)
+            return None
+        self.seek(t)
+        return t
+
+    def _on_position(self, t: float) -> None:
+        self.timeline_view.set_playhead(t)
+        if self._tl is not None:
+            self.time_label.setText(f"{fmt_time(t)} / {fmt_time(self._tl.duration)}")
+        row = bisect.bisect_right(self._utt_starts, t + 1e-3) - 1
+        if row != self._current_utt and 0 <= row < self.transcript.count():
+            self._current_utt = row
+            self.transcript.setCurrentRow(row)
+            self.transcript.scrollToItem(self.transcript.item(row))
+
+    def _on_transcript_click(self, item: QListWidgetItem) -> None:
+        u = self._tl.utterances[item.data(Qt.ItemDataRole.UserRole)]
+        self.seek(u.start)
+
+    def find(self, forward: bool = True) -> int | None:
+        q = self.search.text().strip().lower()
+        n = self.transcript.count()
+        if not q or not n:
+            self.search_status.setText("")
+            return None
+        start = self.transcript.currentRow()
+        for k in range(1, n + 1):
+            row = (start + k) % n if forward else (start - k) % n
+            i = self.transcript.item(row).data(Qt.ItemDataRole.UserRole)
+            if q in self._tl.utterances[i].text.lower():
+                self.search_status.setText("")
+                self.transcript.setCurrentRow(row)
+                self.seek(self._tl.utterances[i].start)
+                return row
+        self.search_status.setText("not found")
+        return None
+
+    # -- notes ---------------------------------------------------------------------------------
+    def add_bookmark(self) -> None:
+        self.session.add_note(self.player.position())
+        self._notes_changed()
+
+    def add_note(self, text: str, t: float | None = None) -> None:
+        self.session.add_note(self.player.position() if t is None else t, text=text, kind="note")
+        self._notes_changed()
+
+    def ask_note(self) -> None:
+        t = self.player.position()
+        text, ok = QInputDialog.getMultiLineText(self, "Note", f"Note at {fmt_time(t)}:")
+        if ok and text.strip():
+            self.add_note(text.strip(), t)
+
+    def _selected_note(self):
+        item = self.notes_list.currentItem()
+        if item is None:
+            return None
+        nid = item.data(Qt.ItemDataRole.UserRole)
+        return next((n for n in self.session.notes if n.id == nid), None)
+
+    def play_from_note(self) -> None:
+        n = self._selected_note()
+        if n is not None:
+            self.seek(n.t)
+            self.player.play()
+
+    def delete_note(self) -> None:
+        n = self._selected_note()
+        if n is not None:
+            self.session.remove_note(n.id)
+            self._notes_changed()
+
+    def _notes_changed(self) -> None:
+        if self._tl is None:
+            return
+        self._markers["bookmark"] = [(n.t, n.t) for n in self.session.notes]
+        self.timeline_view.set_markers("bookmark", self._markers["bookmark"])
+        self._fill_notes()
+
+    # -- corrections ---------------------------------------------------------------------------
+    def _correct(self, op: dict) -> None:
+        self.session.correct(op)
+        self._show_timeline()
+
+    def rename_speaker(self, speaker: str, label: str) -> None:
+        self._correct({"op": "rename", "speaker": speaker, "label": label})
+
+    def merge_speakers(self, src: str, into: str) -> None:
+        self._correct({"op": "merge", "from": src, "into": into})
+
+    def swap_roles(self) -> None:
+        self._correct({"op": "swap_roles"})
+
+    def set_role(self, speaker: str, role: str | None) -> None:
+        self._correct({"op": "set_role", "speaker": speaker, "role": role})
+
+    def reassign_turn(self, turn: int, to: str) -> None:
+        self._correct({"op": "reassign_turn", "turn": int(turn), "to": to})
+
+    def undo(self) -> None:
+        if self.session.undo():
+            self._show_timeline()
+
+    def redo(self) -> None:
+        if self.session.redo():
+            self._show_timeline()
+
+    def _update_undo(self) -> None:
+        self.undo_btn.setEnabled(self.session.corrections.can_undo())
+        self.redo_btn.setEnabled(self.session.corrections.can_redo())
+
+    def _pick_speaker(self, title: str, exclude: str | None = None) -> str | None:
+        tl = self._tl
+        if tl is None:
+            return None
+        options = [s for s in tl.speakers if s.id != exclude]
+        if not options:
+            return None
+        names = [f"{s.label} ({s.id})" for s in options]
+        name, ok = QInputDialog.getItem(self, title, title, names, 0, False)
+        return options[names.index(name)].id if ok else None
+
+    def ask_rename(self) -> None:
+        sp = self._pick_speaker("Rename which speaker?")
+        if sp:
+            label, ok = QInputDialog.getText(self, "Rename", "New name:", text=speaker_label(self._tl, sp))
+            if ok and label.strip():
+                self.rename_speaker(sp, label.strip())
+
+    def ask_merge(self) -> None:
+        src = self._pick_speaker("Merge which speaker...")
+        if src:
+            dst = self._pick_speaker("... into which speaker?", exclude=src)
+            if dst:
+                self.merge_speakers(src, dst)
+
+    def _reassign_menu(self, turn: int, pos) -> None:
+        tl = self._tl
+        menu = QMenu(self)
+        cur = tl.turns[turn].speaker
+        for sp in tl.speakers:
+            if sp.id != cur:
+                act = menu.addAction(f"Give this turn to {sp.label}")
+                act.triggered.connect(lambda _c=False, s=sp.id: self.reassign_turn(turn, s))
+        menu.addSeparator()
+        menu.addAction("Play this turn").triggered.connect(
+            lambda: (self.seek(tl.turns[turn].start), self.player.play()))
+        menu.exec(pos)
+
+    def _turn_menu(self, turn: int, pos) -> None:
+        self._reassign_menu(turn, pos)
+
+    def _transcript_menu(self, pos) -> None:
+        item = self.transcript.itemAt(pos)
+        if item is None or self._tl is None:
+            return
+        u = self._tl.utterances[item.data(Qt.ItemDataRole.UserRole)]
+        mid = (u.start + u.end) / 2
+        turn = next((i for i, t in enumerate(self._tl.turns)
+                     if t.speaker == u.speaker and t.start <= mid <= t.end), None)
+        if turn is not None:
+            self._reassign_menu(turn, self.transcript.viewport().mapToGlobal(pos))
+
+    # -- closing -------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.cancel_jobs()
+        self.player.stop()
+        for th in self._threads:
+            th.quit()
+            th.wait(5000)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self._tmpdir)
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
