@@ -28,6 +28,7 @@ import numpy as np
 from analysis import prosody, questions
 from analysis.attribution import WORD_TOLERANCE_S, TurnIndex
 from analysis.session_state import WINDOW_S
+from analysis.talk import talk_share, talk_time
 from analysis.timeline import Event, Metrics, Turn, Utterance, Word
 
 log = logging.getLogger(__name__)
@@ -210,16 +211,14 @@ class CueEngine:
         events.sort(key=lambda e: (e.start, e.end, EVENT_KINDS.index(e.kind), e.by or ""))
 
         lo = max(0.0, dur - o.window_s)
-        sp_ivs = {sp: _union((segs[i].start, segs[i].end) for i in idx) for sp, idx in by_sp.items()}
-        talk = {sp: _length(iv) for sp, iv in sp_ivs.items()}
-        talk_w = {sp: _length(iv, lo, dur) for sp, iv in sp_ivs.items()}
-        total, total_w = sum(talk.values()), sum(talk_w.values())
+        talk, talk_w = talk_time(segs, speakers=speakers), talk_time(segs, lo, dur, speakers=speakers)
+        share, share_w = talk_share(talk), talk_share(talk_w)
         turn_cues = self._turn_cues(segs, floors, seg_words)
         per_sp: dict[str, dict[str, Any]] = {}
         for sp in speakers:
             per_sp[sp] = self._speaker_metrics(sp, segs, by_sp[sp], bc, floors, seg_words, turn_cues,
-                                               talk[sp], talk_w[sp], total, total_w, lo, latencies,
-                                               events, sentence_kinds)
+                                               talk[sp], talk_w[sp], share[sp], share_w[sp], lo,
+                                               latencies, events, sentence_kinds)
         n_overlap = sum(1 for e in events if e.kind == "overlap")
         session = {
             "duration": _r(dur), "speech_time": _r(_length(union)),
@@ -230,7 +229,7 @@ class CueEngine:
             "interruptions": sum(1 for e in events if e.kind == "interruption"),
             "backchannels": sum(1 for e in events if e.kind == "backchannel"),
             "window_s": o.window_s, "window_start": _r(lo),
-            "talk_share_window": {sp: _r(talk_w[sp] / total_w if total_w else 0.0) for sp in speakers},
+            "talk_share_window": {sp: _r(share_w[sp]) for sp in speakers},
             "turn_cues": [{k: (_r(v) if isinstance(v, float) else v) for k, v in tc.items()}
                           for tc in turn_cues],
             "warnings": [f"tone (pitch, loudness) not measured for {n} turn(s): {err}"
@@ -476,8 +475,8 @@ class CueEngine:
                 r[rel] = r[key] - b if r[key] is not None and b is not None else None
         return rows
 
-    def _speaker_metrics(self, sp, segs, idx, bc, floors, seg_words, turn_cues, talk, talk_w, total,
-                         total_w, lo, latencies, events, sentence_kinds) -> dict[str, Any]:
+    def _speaker_metrics(self, sp, segs, idx, bc, floors, seg_words, turn_cues, talk, talk_w, share,
+                         share_w, lo, latencies, events, sentence_kinds) -> dict[str, Any]:
         mine = [f for f in floors if f.speaker == sp]
         rows = [r for r in turn_cues if r["speaker"] == sp]
         recent = [r for r in rows if r["end"] > lo]
@@ -492,8 +491,8 @@ class CueEngine:
         wpm_w = 60.0 * len(ws_w) / talk_w if talk_w > 0 and ws_w else None
         art = self._syllable_count(ws) / art_t if art_t > 0 else None
         m: dict[str, Any] = {
-            "talk_time": _r(talk), "talk_share": _r(talk / total if total else 0.0),
-            "talk_time_window": _r(talk_w), "talk_share_window": _r(talk_w / total_w if total_w else 0.0),
+            "talk_time": _r(talk), "talk_share": _r(share),
+            "talk_time_window": _r(talk_w), "talk_share_window": _r(share_w),
             "turns": len(mine), "median_turn": _r(_med(lengths) or 0.0),
             "longest_monologue": _r(max(lengths, default=0.0)),
             "words": n, "wpm": _r(60.0 * n / talk if talk > 0 and n else None, 1),

@@ -36,6 +36,7 @@ from analysis.latency import LatencyStats
 from analysis.live_audio import AudioRing, PauseDetector
 from analysis.live_diarizer import ThreadedDiarizer
 from analysis.session_state import RECENT_TURNS_S, TRANSCRIPT_TAIL, WINDOW_S, Latency, SessionState
+from analysis.talk import TalkTime, talk_share, talk_time
 from analysis.timeline import Metrics, Speaker, Timeline, Turn, Utterance
 from analysis.transcribe import LIVE_WINDOW_S, TranscriberOptions
 from analysis.vad import VadOptions, VadStage
@@ -147,7 +148,7 @@ class LivePipeline:
         self.turns: list[Turn] = []  # closed turns, in order of closing
         self.utterances: list[Utterance] = []
         self._speakers: dict[str, Speaker] = {}
-        self._talk: dict[str, float] = {}  # closed-turn talk time per speaker
+        self._talk = TalkTime()  # closed turns' talk time per speaker (analysis.talk: the one rule)
         self._closed_upto = 0.0  # closed turns account for speech up to here
         self._recent: deque[Turn] = deque()  # closed turns ending within WINDOW_S
         self._history: deque[tuple[float, float, float, str | None]] = deque()  # (t0, t1, wall, speaker)
@@ -198,7 +199,7 @@ class LivePipeline:
         self._speaker(turn.speaker, known_only=False)
         self.turns.append(turn)
         self._recent.append(turn)
-        self._talk[turn.speaker] = self._talk.get(turn.speaker, 0.0) + turn.duration
+        self._talk.add_turn(turn)
         self._closed_upto = max(self._closed_upto, turn.end)
         self._last_speech = max(self._last_speech, turn.end)
         shown = next((w for t0, t1, w, s in self._history if t1 > turn.start and s == turn.speaker), wall)
@@ -335,7 +336,8 @@ class LivePipeline:
         from analysis.enrollment import enrolled_voice_heard
 
         try:
-            self._enrolled_heard = enrolled_voice_heard(heard(), anchor, speech_s=sum(self._talk.values()))
+            self._enrolled_heard = enrolled_voice_heard(heard(), anchor,
+                                                          speech_s=sum(self._talk.seconds().values()))
         except Exception:  # the check must never stop the analysis
             log.exception("could not compare the enrolled voice with the voices heard")
 
@@ -358,19 +360,12 @@ class LivePipeline:
         while self._recent and self._recent[0].end < t1 - max(WINDOW_S, RECENT_TURNS_S):
             self._recent.popleft()
         prov = self._provisional(t1)
-        talk = dict(self._talk)
+        # the provisional speech lies after every closed turn, so it adds to the closed turns' union
+        talk = self._talk.seconds()
+        win = talk_time(self._recent, t1 - WINDOW_S, t1)
         for s, v in prov.items():
             talk[s] = talk.get(s, 0.0) + v
-        total = sum(talk.values())
-        share = {s: v / total for s, v in talk.items()} if total > 0 else {}
-        w0 = t1 - WINDOW_S
-        win: dict[str, float] = {}
-        for turn in self._recent:
-            if turn.end > w0:
-                win[turn.speaker] = win.get(turn.speaker, 0.0) + turn.end - max(turn.start, w0)
-        for s, v in prov.items():
             win[s] = win.get(s, 0.0) + v
-        wtotal = sum(win.values())
         recent = [t for t in self._recent if t.end >= t1 - RECENT_TURNS_S]
         if current and current != UNKNOWN_SPEAKER and self._open_start is not None:
             recent.append(Turn(current, max(self._open_start, self._closed_upto), t1))
@@ -386,8 +381,7 @@ class LivePipeline:
         state = SessionState(
             t=t1, status=self.status, speaking_now=(current,) if current else (),
             speakers=tuple(self._speakers[k] for k in sorted(self._speakers)),
-            talk_time=talk, talk_share=share,
-            talk_share_window={s: v / wtotal for s, v in win.items()} if wtotal > 0 else {},
+            talk_time=talk, talk_share=talk_share(talk), talk_share_window=talk_share(win),
             silence_s=0.0 if current else max(0.0, t1 - self._last_speech),
             recent_turns=tuple(recent), transcript_tail=tuple(self.utterances[-TRANSCRIPT_TAIL:]),
             level_dbfs=self.level_dbfs, overflows=self.overflows, lost_s=self.lost_s,
@@ -448,12 +442,11 @@ class LivePipeline:
         duration = self.t
         metrics, events = self.cues.final(turns_sorted, utts, duration, audio)
         if metrics is None:
-            talk = {s: 0.0 for s in self._speakers}
-            for t in turns_sorted:
-                talk[t.speaker] += t.duration
-            total = sum(talk.values()) or 1.0
-            metrics = Metrics(session={"speech_time": round(total if talk else 0.0, 3)},
-                              speakers={s: {"talk_time": round(v, 3), "talk_share": round(v / total, 4)}
+            talk = talk_time(turns_sorted, speakers=self._speakers)
+            share = talk_share(talk)
+            speech = sum(talk_time(Turn("", t.start, t.end) for t in turns_sorted).values())
+            metrics = Metrics(session={"speech_time": round(speech, 3)},
+                              speakers={s: {"talk_time": round(v, 3), "talk_share": round(share[s], 4)}
                                         for s, v in talk.items()})
         from analysis import __version__
 

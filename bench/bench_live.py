@@ -32,8 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from analysis.evaluation import match_speakers  # noqa: E402
 from analysis.latency import LatencyStats  # noqa: E402
 from analysis.live import LiveOptions, LivePipeline  # noqa: E402
+from analysis.talk import talk_time  # noqa: E402
 from app.live_session import LiveSession, rss_mb  # noqa: E402
 from app.session_runner import CATCH_UP_S  # noqa: E402
 from audio.sources import FileSource  # noqa: E402
@@ -116,37 +118,6 @@ class CatchUpProbe:
         for at, v in self.samples[key]:
             (steady if at >= t else start).add(v)
         return start, steady
-
-
-def talk_by_speaker(turns) -> dict[str, float]:
-    """Seconds of speech per speaker (the union of the speaker's turns)."""
-    by: dict[str, list] = {}
-    for t in turns:
-        by.setdefault(t.speaker, []).append((t.start, t.end))
-    out = {}
-    for sp, ivs in by.items():
-        total, end = 0.0, float("-inf")
-        for s, e in sorted(ivs):
-            if e > end:
-                total += e - max(s, end)
-                end = e
-        out[sp] = total
-    return out
-
-
-def match_speakers(a_turns, b_turns) -> dict[str, str]:
-    """Map each speaker of ``a`` to the speaker of ``b`` it overlaps most."""
-    ov: dict[tuple[str, str], float] = {}
-    for x in a_turns:
-        for y in b_turns:
-            o = min(x.end, y.end) - max(x.start, y.start)
-            if o > 0:
-                ov[x.speaker, y.speaker] = ov.get((x.speaker, y.speaker), 0.0) + o
-    out: dict[str, str] = {}
-    for (sa, sb), _ in sorted(ov.items(), key=lambda kv: -kv[1]):
-        if sa not in out and sb not in out.values():
-            out[sa] = sb
-    return out
 
 
 def fmt(v: float | None, unit: str = "ms") -> str:
@@ -270,7 +241,7 @@ def paced_report(path: Path, options: LiveOptions, args: argparse.Namespace, tru
           f"RSS {st.rss_mb:.0f} MB, peak {st.peak_rss_mb:.0f} MB")
     print(f"workers: asr {lat.get('asr')}, diarizer {lat.get('diarizer')}, cue snapshots {lat.get('cues')}")
     print(f"utterances dropped (backlog) {st.asr_dropped}; input overflows {st.overflows}")
-    live_talk = talk_by_speaker(tl.turns)
+    live_talk = talk_time(tl.turns)
     print("live talk time: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(live_talk.items())))
     if truth is not None:
         m = match_speakers(tl.turns, truth.turns)
@@ -283,7 +254,7 @@ def paced_report(path: Path, options: LiveOptions, args: argparse.Namespace, tru
         print(f"\noffline analyze_file (load {loadavg()}) ...", flush=True)
         t = time.monotonic()
         result = analyze_file(path, AnalysisOptions(transcribe=False, diarize=session.pipeline.diarizer is not None))
-        off = talk_by_speaker(result.timeline.turns)
+        off = talk_time(result.timeline.turns)
         m = match_speakers(tl.turns, result.timeline.turns)
         print(f"offline ({time.monotonic() - t:.0f} s): " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(off.items())))
         worst = 0.0
