@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from analysis.asr_worker import AsrWorker, Segment
+from analysis.attribution import TurnIndex, attribute
 from analysis.cue_adapter import CueAdapter
 from analysis.heap import trim_heap
 from analysis.latency import LatencyStats
@@ -226,28 +227,31 @@ class LivePipeline:
             return
         self.asr.submit(Segment(start, end, audio, self.capture_wall(end), final))
 
-    def _speaker_for(self, start: float, end: float) -> str:
-        best, best_ov = None, 0.0
-        for turn in list(self._recent)[-50:] if self._recent else self.turns[-50:]:
-            ov = min(end, turn.end) - max(start, turn.start)
-            if ov > best_ov:
-                best, best_ov = turn.speaker, ov
-        if best is None:
-            spk = [s for t0, t1, w, s in self._history if s and s != UNKNOWN_SPEAKER and start <= t1 and t0 <= end]
-            best = max(set(spk), key=spk.count) if spk else None
-        return best or (SINGLE_SPEAKER if self.diarizer is None else UNKNOWN_SPEAKER)
+    def _attribute(self, u: Utterance) -> list[Utterance]:
+        """A freshly transcribed utterance, labelled (and split where the speaker changes) by the one
+        word rule (:func:`analysis.attribution.attribute`) over the closed turns near it. While no closed
+        turn is near it yet (the diarizer closes a turn a little after its end), it goes whole, for now,
+        to the speaker shown speaking during most of it; :meth:`finish` attributes every utterance again
+        with all the turns, so the timeline and its figures follow the one rule."""
+        turns = list(self._recent)[-50:] if self._recent else self.turns[-50:]
+        if TurnIndex(turns).near(u.start, u.end):
+            return attribute([u], turns)
+        spk = [s for t0, t1, _w, s in self._history if s and s != UNKNOWN_SPEAKER and u.start <= t1 and t0 <= u.end]
+        best = max(set(spk), key=spk.count) if spk else None
+        return [Utterance(best or (SINGLE_SPEAKER if self.diarizer is None else UNKNOWN_SPEAKER),
+                          u.start, u.end, u.text, u.words)]
 
     def _collect_transcripts(self) -> None:
         if self.asr is None:
             return
         now = time.monotonic()
         for _seg, utts in self.asr.results():
-            for u in utts:
-                u = Utterance(self._speaker_for(u.start, u.end), u.start, u.end, u.text, u.words)
-                self.utterances.append(u)
-                self.lat_transcript.add(now - self.capture_wall(u.end))
-                self._emit("utterance", u)
-                self.cues.add_utterance(u)
+            for heard in utts:
+                self.lat_transcript.add(now - self.capture_wall(heard.end))
+                for u in self._attribute(heard):
+                    self.utterances.append(u)
+                    self._emit("utterance", u)
+                    self.cues.add_utterance(u)
 
     # -- the per-block step ---------------------------------------------------------------------------
     def process(self, block: Any, measure: bool = True) -> None:
@@ -437,8 +441,9 @@ class LivePipeline:
         turns_sorted = tuple(sorted(self.turns, key=lambda t: (t.start, t.speaker)))
         self.turns = list(turns_sorted)
         self._recent = deque(turns_sorted)
-        utts = tuple(sorted((Utterance(self._speaker_for(u.start, u.end), u.start, u.end, u.text, u.words)
-                             for u in self.utterances), key=lambda u: u.start))
+        # every word attributed again, with all the turns, by the rule the cue engine counts words with
+        utts = tuple(sorted(attribute(sorted(self.utterances, key=lambda u: u.start), turns_sorted),
+                            key=lambda u: u.start))
         duration = self.t
         metrics, events = self.cues.final(turns_sorted, utts, duration, audio)
         if metrics is None:

@@ -1,16 +1,45 @@
-"""One rule per job (issue 12, point 3): talk time and share have one definition, used everywhere."""
+"""One rule per job (issue 12, point 3): who said a word, talk time and share each have one definition,
+used everywhere."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from analysis.evaluation import attribution_mismatches
 from analysis.live import LiveOptions, LivePipeline
 from analysis.scripted_diarizer import ScriptedDiarizer
 from analysis.talk import TalkTime, talk_share, talk_time
 from analysis.timeline import Turn
 from audio import SAMPLE_RATE
-from audio.sources import AudioBlock
+from audio.sources import AudioBlock, FileSource
+
+
+# -- who said a word -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def live_run(dialogue):
+    """The demo dialogue live, its exact speakers (the rendered turns) and the real recogniser."""
+    wav, truth = dialogue
+    pipe = LivePipeline(LiveOptions(asr_queue=10_000, backpressure=True), diarizer=ScriptedDiarizer(truth.turns))
+    src = FileSource(wav)
+    src.start()
+    for block in src:
+        pipe.process(block)
+    return pipe.finish(), truth
+
+
+def test_live_timeline_speakers_and_figures_agree(live_run):
+    """Each speaker's words, pace and questions in the live timeline are those of the utterances
+    labelled with that speaker (was: utterances went whole to the speaker of the turn they overlapped
+    most, while the figures gave each word to the speaker of its own turn)."""
+    from analysis.cue_adapter import LIVE_PUNCTUATED
+
+    tl, truth = live_run
+    per = tl.metrics.speakers
+    assert set(truth.talk_time) <= set(per)
+    assert all(per[sp]["words"] >= 20 for sp in truth.talk_time)  # both speak: the check has something to check
+    assert sum(per[sp]["questions"] for sp in per) >= 2
+    assert attribution_mismatches(tl, LIVE_PUNCTUATED) == []
 
 
 # -- talk time and share -------------------------------------------------------------------------------
