@@ -4,7 +4,6 @@ late, in one burst, but every utterance and in order (issue 11 d: one was droppe
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 
 import numpy as np
@@ -91,7 +90,6 @@ def test_segments_still_waiting_when_stopped_are_counted_never_lost_silently(cap
     assert "3 utterances" in caplog.text and "secret" not in caplog.text
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_dialogue_spoken_while_the_model_loads_is_transcribed_whole(dialogue):
     """The whole demo dialogue reaches the pipeline (live options, no waiting) before the recogniser's
     model has loaded, as the buffered start of a session does: every piece is transcribed, in order."""
