@@ -66,6 +66,9 @@ class Note:
 
 # -- corrections -----------------------------------------------------------------------------------
 CORRECTION_OPS = ("rename", "merge", "swap_roles", "set_role", "reassign_turn")
+# corrections that change who spoke when, after which the cues are computed again (names and roles
+# change no figure: the cue engine's metrics are per speaker id)
+STRUCTURAL_OPS = ("merge", "reassign_turn")
 
 
 def _check_op(op: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +79,8 @@ def _check_op(op: dict[str, Any]) -> dict[str, Any]:
 
 def apply_corrections(original: Timeline, ops: list[dict[str, Any]], recompute: bool = True) -> Timeline:
     """The original timeline with the corrections applied in order; with ``recompute`` (and at least one
-    correction) the cue metrics and events are computed again from the corrected turns and utterances.
+    merge or reassignment) the cue metrics and events are computed again from the corrected turns and
+    utterances.
 
     Turns are named by their index in the *original* timeline (``reassign_turn``), so a correction keeps
     meaning the same stretch of speech whatever came before it.
@@ -119,7 +123,7 @@ def apply_corrections(original: Timeline, ops: list[dict[str, Any]], recompute: 
     turns = tuple(Turn(sp, t.start, t.end) for sp, t in zip(turn_sp, original.turns, strict=True))
     utts = tuple(replace(u, speaker=sp) for sp, u in zip(utt_sp, original.utterances, strict=True))
     tl = original.with_(speakers=tuple(speakers[k] for k in order), turns=turns, utterances=utts)
-    if recompute:
+    if recompute and any(op["op"] in STRUCTURAL_OPS for op in ops):
         from analysis.cues import compute_cues
 
         metrics, events = compute_cues(turns, utts, original.duration, speakers=order)

@@ -74,7 +74,7 @@ def test_session_opens_with_lanes_transcript_and_audio(session_dir, open_window,
     assert w.transcript.count() == len(truth.utterances)
     assert set(w.timeline_view._speaker_lane) == {"S1", "S2"}
     assert len(w._markers["interruption"]) == len(truth.events_of("interruption"))
-    assert w.timeline_view._lod_items, "the loudness overview is drawn once the audio is decoded"
+    assert w.timeline_view.has_loudness, "the loudness overview is drawn once the audio is decoded"
     wav = w._tmpdir / "review.wav"
     assert stat.S_IMODE(os.stat(wav).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(w._tmpdir).st_mode) == 0o700

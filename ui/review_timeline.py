@@ -1,11 +1,13 @@
 """The review timeline: speaker lanes, a loudness overview, marker lanes and a playhead on one time axis.
 
 A QGraphicsView whose scene is measured in seconds horizontally and pixels vertically; zooming scales
-the view horizontally only, and every pen is cosmetic (one pixel stays one pixel, so a 0.2-s marker is
-still visible in a 90-minute overview). There is one path item per lane, never one item per turn, and
-the loudness overview keeps three levels of detail (0.1 s, 1 s and 10 s peaks) of which the view
-draws the one that matches the zoom. The time axis and the lane names are drawn over the scene in
-viewport coordinates.
+the view horizontally only. The lanes are not scene items: each lane keeps its spans as two sorted
+numpy arrays and is drawn in ``drawBackground``, in viewport pixels, from only the spans that are
+visible, merged per pixel (one ``drawRects`` call per lane, whatever the zoom; a 0.2-s marker stays at
+least two pixels wide in a 90-minute overview). The loudness overview is drawn the same way, as the
+peak of each pixel column of the visible part of a 0.1-s envelope. A frame therefore costs about the
+same at any zoom and any session length (``bench/bench_review.py``). The time axis, the lane names and
+the playhead are drawn over it in ``drawForeground``.
 
 Wheel zooms around the pointer (Shift+wheel, or a horizontal wheel, scrolls); a left click asks to
 seek there; a right click on a turn offers its corrections (the window builds the menu).
@@ -14,12 +16,12 @@ seek there; a right click on a turn offers its corrections (the window builds th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QTransform
-from PySide6.QtWidgets import QFrame, QGraphicsPathItem, QGraphicsScene, QGraphicsView
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from analysis.timeline import Timeline
 from ui import theme as themes
@@ -36,7 +38,39 @@ MARKER_KINDS = ("interruption", "backchannel", "quick_response", "silence", "que
 MARKER_LABELS = {"interruption": "interruptions", "backchannel": "backchannels",
                  "quick_response": "quick replies", "silence": "silences", "question": "questions",
                  "reflection": "reflections", "bookmark": "bookmarks"}
-LOD_HOPS = (0.1, 1.0, 10.0)  # s per loudness point at each level of detail
+
+
+class _Spans:
+    """One lane's spans as sorted arrays, with the longest span (to find those overlapping a window)."""
+
+    def __init__(self, y: float, h: float, color: QColor, spans: Iterable[tuple[float, float]],
+                 min_px: int) -> None:
+        arr = np.asarray(sorted((float(a), float(b)) for a, b in spans), dtype=np.float64).reshape(-1, 2)
+        self.y, self.h, self.color, self.min_px = y, h, color, min_px
+        self.starts = arr[:, 0].copy()
+        self.ends = np.maximum(arr[:, 1], arr[:, 0])
+        self.longest = float((self.ends - self.starts).max()) if len(arr) else 0.0
+
+    def pixel_runs(self, t0: float, pxs: float, width: int) -> list[tuple[int, int]]:
+        """Covered pixel columns of the visible part as (first, last+1) runs."""
+        if not len(self.starts):
+            return []
+        t1 = t0 + width / pxs
+        i0 = int(np.searchsorted(self.starts, t0 - self.longest, "left"))
+        i1 = int(np.searchsorted(self.starts, t1, "right"))
+        if i1 <= i0:
+            return []
+        s = (self.starts[i0:i1] - t0) * pxs
+        e = np.maximum((self.ends[i0:i1] - t0) * pxs, s + self.min_px)
+        keep = (e >= 0) & (s <= width)
+        if not keep.any():
+            return []
+        a = np.clip(np.floor(s[keep]), 0, width).astype(np.int64)
+        b = np.clip(np.ceil(e[keep]), 0, width + 1).astype(np.int64)
+        cover = np.bincount(a, minlength=width + 3)[: width + 3] - np.bincount(b, minlength=width + 3)[: width + 3]
+        on = np.concatenate(([0], (np.cumsum(cover) > 0).astype(np.int8), [0]))
+        edges = np.flatnonzero(np.diff(on))
+        return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _cosmetic(color: QColor, width: float = 1.0) -> QPen:
@@ -74,7 +108,8 @@ class ReviewTimeline(QGraphicsView):
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        # the overlay is in viewport coordinates: every update repaints the whole (cheap) frame
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing
                                   | QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
@@ -86,119 +121,82 @@ class ReviewTimeline(QGraphicsView):
         self._lanes: list[tuple[str, float, float, QColor]] = []  # (label, y, height, colour)
         self._speaker_lane: dict[str, tuple[float, float]] = {}
         self._turns: Sequence = ()
-        self._lod_items: list[QGraphicsPathItem] = []
-        self._lane_items: list[QGraphicsPathItem] = []
-        self._marker_items: dict[str, QGraphicsPathItem] = {}
-        self._marker_y: dict[str, float] = {}
+        self._spans: list[_Spans] = []
+        self._marker_spans: dict[str, _Spans] = {}
+        self._env: np.ndarray | None = None
+        self._env_hop = 0.1
+        self._version = 0  # bumped whenever what the lanes show changes
+        self._frame_key: tuple | None = None
+        self._frame: list = []
+        self._loud_img: QImage | None = None
+        self._loud_buf: np.ndarray | None = None
         self._playhead_t = 0.0
         self._height = AXIS_H
-        self._playhead = self._scene.addLine(0, 0, 0, 1, _cosmetic(QColor(theme.text), 2))
-        self._playhead.setZValue(10)
 
     # -- content -------------------------------------------------------------------------------
     def set_timeline(self, tl: Timeline, markers: dict[str, list[tuple[float, float]]]) -> None:
         """Build the lanes (keeps the current view when the duration does not change)."""
-        keep = self._lanes and abs(tl.duration - self.duration) < 1e-6
+        keep = bool(self._lanes) and abs(tl.duration - self.duration) < 1e-6
         t0, t1 = self.visible_range() if keep else (0.0, 0.0)
-        for item in self._lane_items + list(self._marker_items.values()):
-            self._scene.removeItem(item)
-        self._lane_items, self._marker_items, self._lanes = [], {}, []
+        self._lanes = []
         self.duration = max(1.0, float(tl.duration))
         self._turns = tl.turns
-        y = AXIS_H + LOUD_H + GAP
         self._lanes.append(("loudness", AXIS_H, LOUD_H, QColor(self.theme.muted)))
+        y = AXIS_H + LOUD_H + GAP
         self._speaker_lane = {}
-        paths: dict[str, QPainterPath] = {}
+        self._spans = []  # (y, height, colour, starts, ends, longest, min_px)
         for sp in tl.speakers:
             self._speaker_lane[sp.id] = (y, SPEAKER_H)
-            self._lanes.append((sp.label, y, SPEAKER_H, self.theme.role_color(sp.role)))
-            paths[sp.id] = QPainterPath()
-            y += SPEAKER_H + GAP
-        for t in tl.turns:
-            if t.speaker in paths and t.end > t.start:
-                ly, lh = self._speaker_lane[t.speaker]
-                paths[t.speaker].addRect(QRectF(t.start, ly, t.end - t.start, lh))
-        for sp in tl.speakers:
             color = self.theme.role_color(sp.role)
-            item = self._scene.addPath(paths[sp.id], _cosmetic(color), QBrush(color))
-            self._lane_items.append(item)
+            self._lanes.append((sp.label, y, SPEAKER_H, color))
+            self._spans.append(_Spans(y, SPEAKER_H, color, [(t.start, t.end) for t in tl.turns
+                                                            if t.speaker == sp.id], 1))
+            y += SPEAKER_H + GAP
         y += GAP
-        colors = {"interruption": self.theme.nudge, "backchannel": self.theme.other,
-                  "quick_response": self.theme.therapist, "silence": self.theme.muted,
-                  "question": self.theme.client, "reflection": self.theme.cue, "bookmark": self.theme.text}
+        self._marker_spans: dict[str, _Spans] = {}
         for kind in MARKER_KINDS:
-            self._marker_y[kind] = y
-            self._lanes.append((MARKER_LABELS[kind], y, MARKER_H, QColor(colors[kind])))
-            self._set_marker_path(kind, markers.get(kind, ()), QColor(colors[kind]))
+            color = QColor(self._marker_colors[kind])
+            self._lanes.append((MARKER_LABELS[kind], y, MARKER_H, color))
+            self._marker_spans[kind] = _Spans(y, MARKER_H, color, markers.get(kind, ()), 2)
             y += MARKER_H + 2
         self._height = y + GAP
+        self._version += 1
         self._scene.setSceneRect(QRectF(0, 0, self.duration, self._height))
-        self._playhead.setLine(self._playhead_t, AXIS_H, self._playhead_t, self._height)
         self.setMinimumHeight(int(self._height) + self.horizontalScrollBar().sizeHint().height() + 2)
         if keep:
             self.set_view(t0, t1 - t0)
         else:
             self.set_view(0.0, self.duration)
 
-    def _set_marker_path(self, kind: str, spans, color: QColor) -> None:
-        old = self._marker_items.pop(kind, None)
-        if old is not None:
-            self._scene.removeItem(old)
-        y = self._marker_y[kind]
-        path = QPainterPath()
-        for s, e in spans:
-            path.addRect(QRectF(s, y, max(0.0, e - s), MARKER_H))
-        item = self._scene.addPath(path, _cosmetic(color, 2), QBrush(color))
-        item.setZValue(2)
-        self._marker_items[kind] = item
+    @property
+    def _marker_colors(self) -> dict[str, str]:
+        th = self.theme
+        return {"interruption": th.nudge, "backchannel": th.other, "quick_response": th.therapist,
+                "silence": th.muted, "question": th.client, "reflection": th.cue, "bookmark": th.text}
 
     def set_markers(self, kind: str, spans) -> None:
         """Replace one marker lane (bookmarks change without rebuilding the rest)."""
-        if kind in self._marker_y:
-            lane = next(c for label, _y, _h, c in self._lanes if label == MARKER_LABELS[kind])
-            self._set_marker_path(kind, spans, lane)
+        old = self._marker_spans.get(kind)
+        if old is not None:
+            self._marker_spans[kind] = _Spans(old.y, old.h, old.color, spans, 2)
+            self._version += 1
+            self.viewport().update()
 
     def set_loudness(self, env: np.ndarray, hop_s: float) -> None:
-        """The loudness overview from a dB envelope (one value per ``hop_s``), drawn as peaks."""
-        for item in self._lod_items:
-            self._scene.removeItem(item)
-        self._lod_items = []
+        """The loudness overview from a dB envelope (one value per ``hop_s``), drawn as per-pixel peaks."""
         env = np.asarray(env, dtype=np.float32)
         if env.size == 0:
+            self._env = None
             return
         lo, hi = -60.0, max(-10.0, float(np.percentile(env, 99.5)))
-        norm = np.clip((env - lo) / (hi - lo), 0.0, 1.0)
-        color = QColor(self.theme.muted)
-        for hop in LOD_HOPS:
-            k = max(1, round(hop / hop_s))
-            n = len(norm) // k * k
-            level = norm[:n].reshape(-1, k).max(axis=1) if n else norm[:1]
-            if len(norm) > n:
-                level = np.append(level, norm[n:].max())
-            base = AXIS_H + LOUD_H
-            path = QPainterPath()
-            path.moveTo(0, base)
-            step = hop_s * k
-            for i, v in enumerate(level.tolist()):
-                yv = base - v * (LOUD_H - 2)
-                path.lineTo(i * step, yv)
-                path.lineTo((i + 1) * step, yv)
-            path.lineTo(len(level) * step, base)
-            path.closeSubpath()
-            item = self._scene.addPath(path, QPen(Qt.PenStyle.NoPen), QBrush(color))
-            self._lod_items.append(item)
-        self._update_lod()
+        self._env = np.clip((env - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+        self._env_hop = float(hop_s)
+        self._version += 1
+        self.viewport().update()
 
-    def _update_lod(self) -> None:
-        if not self._lod_items:
-            return
-        spp = 1.0 / self._pxs  # seconds per pixel
-        best = 0
-        for i, hop in enumerate(LOD_HOPS):
-            if hop <= max(spp * 2, LOD_HOPS[0]):
-                best = i
-        for i, item in enumerate(self._lod_items):
-            item.setVisible(i == best)
+    @property
+    def has_loudness(self) -> bool:
+        return self._env is not None
 
     # -- view ----------------------------------------------------------------------------------
     def visible_range(self) -> tuple[float, float]:
@@ -215,7 +213,6 @@ class ReviewTimeline(QGraphicsView):
         self.setTransform(QTransform.fromScale(self._pxs, 1.0))
         t0 = min(max(0.0, t0), max(0.0, self.duration - span))
         self._scroll_to(t0)
-        self._update_lod()
         self.view_changed.emit()
 
     def _scroll_to(self, t0: float) -> None:
@@ -240,7 +237,7 @@ class ReviewTimeline(QGraphicsView):
 
     def set_playhead(self, t: float) -> None:
         self._playhead_t = t
-        self._playhead.setLine(t, AXIS_H, t, self._height)
+        self.viewport().update()
         if self.follow:
             t0, t1 = self.visible_range()
             span = t1 - t0
@@ -298,6 +295,56 @@ class ReviewTimeline(QGraphicsView):
     def mouseDoubleClickEvent(self, event) -> None:
         self.mousePressEvent(event)
 
+    # -- drawing: lanes and loudness (background), axis, names and playhead (foreground) ---------
+    def _view_t0(self) -> float:
+        return self.mapToScene(QPoint(0, 0)).x()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.save()
+        painter.resetTransform()
+        w = self.viewport().width()
+        painter.fillRect(0, 0, w, self.viewport().height(), QColor(self.theme.bg))
+        t0 = self._view_t0()
+        pxs = self._pxs
+        dy = self.mapFromScene(QPointF(0, 0)).y()
+        painter.setPen(Qt.PenStyle.NoPen)
+        track = QColor(self.theme.panel)
+        for lane in self._spans:
+            painter.fillRect(QRectF(0, lane.y + dy, w, lane.h), track)
+        key = (t0, pxs, w, dy, self._version)
+        if self._frame_key != key:  # the playhead moved only: the lanes are drawn from the same rects
+            self._frame_key = key
+            self._frame = [(lane.color, [QRectF(a, lane.y + dy, b - a, lane.h)
+                                         for a, b in lane.pixel_runs(t0, pxs, w)])
+                           for lane in [*self._spans, *self._marker_spans.values()]]
+            self._loud_img = self._loudness_image(t0, pxs, w) if self._env is not None else None
+        for color, rects in self._frame:
+            if rects:
+                painter.setBrush(color)
+                painter.drawRects(rects)
+        if self._loud_img is not None:
+            painter.drawImage(QPointF(0, AXIS_H + dy), self._loud_img)
+        painter.restore()
+
+    def _loudness_image(self, t0: float, pxs: float, w: int) -> QImage | None:
+        """The visible loudness as an image one pixel per column: the peak of the envelope values
+        that fall in each column (zoomed out) or the value under it (zoomed in)."""
+        env, hop = self._env, self._env_hop
+        cols = np.arange(w + 1, dtype=np.float64)
+        idx = np.floor((t0 + cols / pxs) / hop).astype(np.int64)
+        valid = (idx[:-1] >= 0) & (idx[:-1] < len(env))
+        if not valid.any():
+            return None
+        start = np.clip(idx[:-1], 0, len(env) - 1)
+        peaks = np.maximum.reduceat(env, start)
+        peaks[~valid] = 0.0
+        heights = np.round(peaks * (LOUD_H - 2)).astype(np.int64)
+        rows = np.arange(LOUD_H)[:, None]
+        color = QColor(self.theme.muted).rgba()
+        img = np.where(rows >= (LOUD_H - heights)[None, :], np.uint32(color), np.uint32(0)).astype(np.uint32)
+        self._loud_buf = np.ascontiguousarray(img)  # the QImage borrows this buffer
+        return QImage(self._loud_buf.data, w, LOUD_H, w * 4, QImage.Format.Format_ARGB32)
+
     # -- overlay: time axis and lane names -----------------------------------------------------
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         painter.save()
@@ -327,4 +374,8 @@ class ReviewTimeline(QGraphicsView):
             painter.fillRect(0, vy, LABEL_W, int(h), bg)
             painter.setPen(color)
             painter.drawText(QRectF(4, vy, LABEL_W - 6, h), Qt.AlignmentFlag.AlignVCenter, label[:14])
+        x = (self._playhead_t - self._view_t0()) * self._pxs
+        if -2 <= x <= w + 2:
+            painter.setPen(_cosmetic(QColor(self.theme.text), 2))
+            painter.drawLine(QLineF(x, AXIS_H, x, self.mapFromScene(QPointF(0, self._height)).y()))
         painter.restore()
