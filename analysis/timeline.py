@@ -7,7 +7,10 @@ rely on, so rename nothing without bumping :data:`SCHEMA`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -15,6 +18,11 @@ from typing import Any
 
 SCHEMA = "attune.timeline/1"
 ROLES = ("therapist", "client")
+MAX_TIMELINE_BYTES = 512 << 20  # far beyond any real session (a 10-hour transcript is a few MB)
+
+
+class TimelineError(ValueError):
+    """A timeline file that cannot be read; ``str(err)`` is one line for the user."""
 
 
 def _r(x: float) -> float:
@@ -159,13 +167,48 @@ class Timeline:
 
     @classmethod
     def load(cls, path: str | Path) -> Timeline:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a timeline file. Anything that is not a readable ``attune.timeline/1`` document raises
+        :class:`TimelineError` with a one-line message (never a KeyError or a JSON parser's traceback)."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except IsADirectoryError:
+            raise TimelineError(f"{path}: is a folder, not a timeline file") from None
+        except OSError as exc:
+            raise TimelineError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+        if len(data) > MAX_TIMELINE_BYTES:
+            raise TimelineError(f"{path}: implausibly large for a timeline ({len(data) >> 20} MB)")
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise TimelineError(f"{path}: not a timeline (not UTF-8 text)") from None
+        except (ValueError, RecursionError) as exc:
+            where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise TimelineError(f"{path}: not a timeline (damaged JSON{where})") from None
+        if not isinstance(doc, dict):
+            raise TimelineError(f"{path}: not a timeline (the JSON is not an object)")
+        try:
+            tl = cls.from_dict(doc)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            what = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else "a field has the wrong type"
+            if isinstance(exc, ValueError) and str(exc).startswith("not an "):
+                what = str(exc)[:120]
+            raise TimelineError(f"{path}: damaged timeline ({what})") from None
+        times = [tl.duration] + [x for t in tl.turns for x in (t.start, t.end)] + [
+            x for u in tl.utterances for x in (u.start, u.end)] + [x for e in tl.events for x in (e.start, e.end)]
+        if not all(math.isfinite(x) for x in times):
+            raise TimelineError(f"{path}: damaged timeline (a time is not a finite number)")
+        return tl
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        """Write atomically: a temporary file, fsynced, renamed over ``path`` (removed if anything fails).
+        A file name that is not valid UTF-8 (bytes on Linux) is kept, escaped, in ``source``."""
+        text = self.to_json()
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from a non-UTF-8 file name: JSON escapes keep them
+            data = json.dumps(self.to_dict(), indent=2, ensure_ascii=True, allow_nan=False).encode("ascii")
+        atomic_write(path, data)
 
 
 def rttm_lines(turns: Iterable[Turn], file_id: str) -> list[str]:
@@ -180,7 +223,29 @@ def rttm_lines(turns: Iterable[Turn], file_id: str) -> list[str]:
 
 def write_rttm(turns: Iterable[Turn], path: str | Path, file_id: str) -> None:
     lines = rttm_lines(turns, file_id)
-    Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    # a file id from a non-UTF-8 file name gets U+FFFD for its undecodable bytes
+    atomic_write(path, "".join(line + "\n" for line in lines).encode("utf-8", "replace"))
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all or nothing: a hidden temporary file beside it, fsynced, renamed
+    over ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_rttm(path: str | Path) -> list[Turn]:

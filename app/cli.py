@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from app import __version__
 from app.progress import StageProgress
@@ -109,6 +110,18 @@ def summary_lines(result) -> list[str]:
     return lines
 
 
+def _output_stem(path: str, used: set[str]) -> str:
+    """The name of a file's outputs: its stem, unless another file of the same call took it (a/x.wav and
+    b/x.wav, or x.wav and x.mp3), then its name with the extension, then a number; never overwrite a
+    result of the same call."""
+    p = Path(path)
+    for candidate in (p.stem, p.name, *(f"{p.name}-{n}" for n in range(2, len(used) + 3))):
+        if candidate not in used:
+            used.add(candidate)
+            return candidate
+    raise AssertionError("unreachable")
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -130,8 +143,10 @@ def run_analyze(args: argparse.Namespace) -> int:
         error(f"cannot create output folder {out}: {exc.strerror}")
         return 2
     failed = 0
+    stems: set[str] = set()
     for path in args.audio:
         print(f"{path}")
+        stem = _output_stem(path, stems)
         progress = StageProgress(enabled=not args.quiet)
         try:
             result = analyze_file(path, options, progress=progress)
@@ -158,10 +173,14 @@ def run_analyze(args: argparse.Namespace) -> int:
             continue
         progress.close()
         try:  # each output is written atomically; if one fails, none of this file's is left behind
-            written = write_outputs(result, out, Path(path).stem)
+            written = write_outputs(result, out, stem)
         except (OSError, ValueError) as exc:
-            for name in (f"{Path(path).stem}.timeline.json", f"{Path(path).stem}.rttm"):
-                (out / name).unlink(missing_ok=True)
+            for name in (f"{stem}.timeline.json", f"{stem}.rttm"):  # no half pair (a new timeline, an old RTTM)
+                try:
+                    if (out / name).is_file():
+                        (out / name).unlink()
+                except OSError:
+                    pass
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             error(f"{path}: the results could not be written to {out} ({reason}); nothing was written")
             failed += 1
@@ -282,11 +301,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from app.user_errors import message, user_error_types
+
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         error("interrupted")
         return 130
+    except user_error_types() as exc:  # wrong passphrase, tampered or swapped files, a damaged timeline...
+        if _debug():
+            raise
+        error(message(exc))
+        return 1
 
 
 if __name__ == "__main__":

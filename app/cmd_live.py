@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -229,7 +230,11 @@ def run_recover(args: argparse.Namespace) -> int:
         try:
             path = recover(d)
         except (OSError, ValueError) as exc:
-            _err(f"{d}: could not be recovered: {exc}")
+            reason = exc
+            if isinstance(exc, OSError) and exc.strerror:  # "Is a directory: timeline.json", no errno
+                name = exc.filename2 or exc.filename
+                reason = f"{exc.strerror}: {Path(os.fsdecode(name)).name}" if name else exc.strerror
+            _err(f"{d}: could not be recovered: {reason}")
             failed += 1
             continue
         print(f"recovered {d} -> {path} ({read_session(d).get('duration', 0):.1f} s)")

@@ -7,11 +7,15 @@ held in memory whole.
 
 A file that cannot be read at all raises :class:`AudioDecodeError`. A decoder error after some audio (a
 damaged stretch in the middle of a compressed stream) ends the stream there: what was decoded is kept,
-and the error is logged and passed to ``on_warning`` as one line, never swallowed.
+and the error is logged and passed to ``on_warning`` as one line, never swallowed. libsndfile is read a
+second at a time (a truncated FLAC keeps what precedes the cut); a compressed file libsndfile cannot decode
+from its start is handed to FFmpeg. NaN or infinite samples (float WAVs) become silence, counted in one
+warning, and float samples beyond full scale are clipped, so nothing downstream sees a non-finite number.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -26,6 +30,7 @@ from audio import SAMPLE_RATE
 
 TARGET_SR = SAMPLE_RATE  # the old name, still imported by analysis/pipeline.py
 BLOCK_S = 10.0  # seconds of source audio decoded at a time
+SF_READ_S = 1.0  # seconds per libsndfile read (a damaged stretch loses at most this much before it)
 
 log = logging.getLogger(__name__)
 WarnFn = Callable[[str], None]  # receives one line for the user (no transcript text: decoding knows none)
@@ -33,6 +38,14 @@ WarnFn = Callable[[str], None]  # receives one line for the user (no transcript 
 
 class AudioDecodeError(Exception):
     """A file that cannot be read as audio. ``str(err)`` is a one-line message for the user."""
+
+
+class _SoundfileFailed(Exception):
+    """libsndfile failed before decoding any audio (iter_blocks then tries PyAV)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,9 @@ def _av_info(path: Path) -> AudioInfo:
             if not streams:
                 raise AudioDecodeError(f"{path}: the file has no audio track")
             st = streams[0]
+            if st.codec_context is None:
+                raise AudioDecodeError(f"{path}: its audio track cannot be decoded (unknown codec or a damaged "
+                                       "header)")
             rate = st.codec_context.sample_rate or st.rate
             channels = st.codec_context.channels if hasattr(st.codec_context, "channels") else 0
             if not channels:
@@ -158,18 +174,31 @@ def _raw_blocks_sf(info: AudioInfo, block_frames: int, on_warning: WarnFn | None
                    ) -> Iterator[np.ndarray]:
     import soundfile as sf
 
+    # Read at most SF_READ_S at a time: when libsndfile hits a corrupt or truncated stretch, a read
+    # fails whole, so small reads keep the audio before the damage.
+    step = max(1, min(block_frames, int(SF_READ_S * info.sample_rate)))
     done = 0
     with sf.SoundFile(info.path) as f:
+        pending: list[np.ndarray] = []
+        n_pending = 0
         while True:
             try:
-                data = f.read(block_frames, dtype="float32", always_2d=True)
+                data = f.read(step, dtype="float32", always_2d=True)
             except Exception as exc:  # a corrupt stretch in the middle of a compressed stream
-                _stream_error(info, exc, done, on_warning)
-                return
+                if done + n_pending == 0 and info.format != "WAV":
+                    raise _SoundfileFailed(exc) from None
+                _stream_error(info, exc, done + n_pending, on_warning)
+                break
             if data.size == 0:
-                return
-            done += len(data)
-            yield data
+                break
+            pending.append(data)
+            n_pending += len(data)
+            if n_pending >= block_frames:
+                done += n_pending
+                yield np.concatenate(pending)
+                pending, n_pending = [], 0
+        if pending:
+            yield np.concatenate(pending)
 
 
 def _raw_blocks_av(info: AudioInfo, block_frames: int, on_warning: WarnFn | None = None
@@ -221,11 +250,29 @@ def iter_blocks(
     info = info or probe(path)
     block_frames = max(1, int(block_s * info.sample_rate))
     raw = _raw_blocks_sf if info.backend == "soundfile" else _raw_blocks_av
+    blocks = raw(info, block_frames, on_warning)
+    try:
+        first = next(blocks, None)
+    except _SoundfileFailed as exc:
+        # libsndfile could not decode even the start (a damaged FLAC/OGG/MP3): FFmpeg may do better.
+        try:
+            av_info = _av_info(Path(info.path))
+        except AudioDecodeError:
+            raise AudioDecodeError(f"{info.path}: unreadable audio data ({_short(exc.error)})") from None
+        info = av_info
+        blocks = _raw_blocks_av(info, max(1, int(block_s * info.sample_rate)), on_warning)
+        first = next(blocks, None)
     resampler = None
     if info.sample_rate != SAMPLE_RATE:
         resampler = soxr.ResampleStream(info.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
     done = 0
-    for block in raw(info, block_frames, on_warning):
+    bad = 0
+    for block in itertools.chain(() if first is None else (first,), blocks):
+        finite = np.isfinite(block)
+        if not finite.all():  # NaN/Inf samples (float WAVs can hold them): silence, counted, reported
+            bad += int(block.size - np.count_nonzero(finite))
+            block = np.where(finite, block, np.float32(0.0))
+        block = np.clip(block, -1.0, 1.0)  # float formats can exceed full scale by any amount
         mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
         mono = np.ascontiguousarray(mono, dtype=np.float32)
         done += len(block)
@@ -239,6 +286,11 @@ def iter_blocks(
         tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         if tail.size:
             yield tail
+    if bad:
+        message = f"{bad} sample(s) were not numbers (NaN or infinite) and were replaced with silence"
+        log.warning("%s: %s", info.path, message)
+        if on_warning is not None:
+            on_warning(message)
 
 
 def load(path: str | os.PathLike, on_warning: WarnFn | None = None) -> np.ndarray:

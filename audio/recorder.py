@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import struct
@@ -82,7 +83,11 @@ def _jsonable(x: Any) -> Any:
 
 
 def read_session(session_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(session_dir) / SESSION_NAME).read_text(encoding="utf-8"))
+    """session.json as a dict; OSError or ValueError (one line) when it cannot be read or is not an object."""
+    meta = json.loads((Path(session_dir) / SESSION_NAME).read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{SESSION_NAME} is not a JSON object")
+    return meta
 
 
 # -- who is in the room -----------------------------------------------------------------------------
@@ -231,7 +236,10 @@ def is_interrupted(session_dir: str | Path) -> bool:
         return False
     if meta.get("status") != "recording":
         return False
-    pid = int(meta.get("pid") or 0)
+    try:
+        pid = int(meta.get("pid") or 0)
+    except (TypeError, ValueError):  # a damaged session.json: treated as a process that is gone
+        pid = 0
     same_host = meta.get("host") in (None, socket.gethostname())
     if pid == os.getpid() and same_host:
         return False
@@ -263,9 +271,11 @@ def read_events(session_dir: str | Path) -> list[dict[str, Any]]:
             if not line.endswith("\n"):
                 break
             try:
-                out.append(json.loads(line))
+                event = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(event, dict):  # a damaged log can hold any JSON value on a line
+                out.append(event)
     return out
 
 
@@ -303,8 +313,14 @@ def timeline_from_events(events: Iterable[Mapping[str, Any]], duration: float, s
                 evs.append(Event(e["kind"], float(e["start"]), float(e["end"]), e.get("by"), e.get("of")))
             elif kind == "speaker":
                 speakers[e["id"]] = Speaker(e["id"], e.get("label") or e["id"], e.get("role"))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             continue
+    def sound(x, *texts) -> bool:  # a damaged log: NaN/infinite times, a number or null for a name or text
+        return math.isfinite(x.start) and math.isfinite(x.end) and all(isinstance(t, str) for t in texts)
+
+    turns = [t for t in turns if sound(t, t.speaker)]
+    utts = [u for u in utts if sound(u, u.speaker, u.text) and all(isinstance(w.text, str) for w in u.words)]
+    evs = [e for e in evs if sound(e, e.kind)]
     for t in turns:
         speakers.setdefault(t.speaker, Speaker(t.speaker, f"Speaker {t.speaker.lstrip('S')}", None))
     end = max([duration] + [t.end for t in turns] + [u.end for u in utts])
@@ -324,12 +340,23 @@ def recover(session_dir: str | Path) -> Path:
     """
     d = Path(session_dir)
     meta = read_session(d)
-    rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
+    try:
+        rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
+    except (AttributeError, TypeError, ValueError, OverflowError):  # damaged session.json
+        rate = SAMPLE_RATE
+    if not 1_000 <= rate <= 768_000:
+        rate = SAMPLE_RATE  # what the recorder writes; an absurd rate would make the duration absurd
     audio = d / AUDIO_NAME
     duration = fix_wav(audio, rate) if audio.exists() else 0.0
     events = read_events(d)
     if not audio.exists():
-        duration = max([duration] + [float(e.get("end", 0.0)) for e in events if "end" in e])
+        ends = []
+        for e in events:
+            try:
+                ends.append(float(e["end"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+        duration = max([duration] + [x for x in ends if math.isfinite(x)])
     source = {"file": AUDIO_NAME if audio.exists() else None, "sample_rate": rate, "channels": 1,
               "live": True}
     timeline = timeline_from_events(events, duration, source)
