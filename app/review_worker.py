@@ -67,15 +67,16 @@ class _Job(QObject):
 
 
 class AnalysisJob(_Job):
-    def __init__(self, audio_path: str | Path, transcribe: bool = True) -> None:
+    def __init__(self, audio_path: str | Path, transcribe: bool = True, options=None) -> None:
         super().__init__()
         self.audio_path = str(audio_path)
         self.transcribe = transcribe
+        self.options = options  # an analysis.pipeline.AnalysisOptions, or None for the defaults
 
     def work(self):
         from analysis.pipeline import AnalysisOptions, analyze_file
 
-        options = AnalysisOptions(transcribe=self.transcribe)
+        options = self.options or AnalysisOptions(transcribe=self.transcribe)
         return analyze_file(self.audio_path, options, progress=self._report).timeline
 
 

@@ -290,13 +290,51 @@ def test_cli_review_bad_file_one_line(tmp_path, capsys):
 def test_audio_file_analysis_can_be_cancelled(dialogue, open_window, qtbot):
     wav, _ = dialogue
     w = open_window(wav, wait_audio=False)
-    assert w.session.needs_analysis and w.progress_row.isVisible()
+    assert w.session.needs_analysis
+    assert w.progress_row.isVisible(), w.statusBar().currentMessage()
     job = w._jobs[0]
     with qtbot.waitSignal(job.cancelled, timeout=120000):
         qtbot.mouseClick(w.cancel_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not w.progress_row.isVisible(), timeout=5000)
     assert w.session.needs_analysis
-    assert "Cancelled" in w.statusBar().currentMessage()
+    assert "Cancelled" in w.statusBar().currentMessage(), w.statusBar().currentMessage()
+
+
+def test_audio_file_is_analysed_in_the_background(dialogue, qtbot):
+    """An audio file opened directly: analysed on a QThread with progress while the GUI thread keeps
+    serving a 20-ms timer, then shown (diarization and transcription off to keep the test short)."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from analysis.pipeline import AnalysisOptions
+    from ui.review_window import ReviewWindow
+
+    wav, truth = dialogue
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    w = ReviewWindow(open_review(wav), analysis_options=AnalysisOptions(transcribe=False, diarize=False))
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        values: list[int] = []
+        w.progress.valueChanged.connect(values.append)
+        with qtbot.waitSignal(w.timeline_shown, timeout=120000):
+            pass
+        timer.stop()
+        assert not w.session.needs_analysis
+        assert values and max(values) > 0, "the progress bar moved"
+        assert len(w._tl.turns) > 5 and w._tl.duration == pytest.approx(truth.duration, abs=0.1)
+        assert w.timeline_view._spans, "the speaker lane is drawn"
+        gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+        assert len(ticks) > 5 and max(gaps) < 1.0, "the window stayed responsive during the analysis"
+        qtbot.waitUntil(lambda: w.player.is_loaded, timeout=20000)
+        assert not w.session.saved and w.notes_list.count() == 0
+    finally:
+        w.shutdown()
 
 
 def test_no_torch_on_the_review_start_up_path():

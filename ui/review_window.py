@@ -60,11 +60,12 @@ class ReviewWindow(QMainWindow):
     analysis_failed = Signal(str)
 
     def __init__(self, session: ReviewSession, theme: themes.Theme = themes.DARK,
-                 transcribe: bool = True, parent=None) -> None:
+                 transcribe: bool = True, analysis_options=None, parent=None) -> None:
         super().__init__(parent)
         self.session = session
         self.theme = theme
         self._transcribe = transcribe
+        self._analysis_options = analysis_options  # analysis.pipeline.AnalysisOptions (tests), or None
         self._tmpdir = Path(tempfile.mkdtemp(prefix="attune-review-"))  # 0700
         self._threads: list[QThread] = []
         self._jobs: list = []
@@ -282,7 +283,8 @@ class ReviewWindow(QMainWindow):
         job._ended = True
 
     def _start_analysis(self) -> None:
-        job = AnalysisJob(self.session.audio_path, transcribe=self._transcribe)
+        job = AnalysisJob(self.session.audio_path, transcribe=self._transcribe,
+                          options=self._analysis_options)
         for sig in (job.done, job.failed, job.cancelled):
             sig.connect(lambda *_a, j=job: self._mark_ended(j))
         self._run(job, self._on_analysed, "Analysing the recording")
