@@ -19,11 +19,12 @@ CUE_EVERY_S = 0.5  # seconds (wall) between recomputations of the cue snapshot w
 # A snapshot covers the whole session, so it grows with it (measured 35 ms at 1 min, 206 ms at 2 h);
 # the wait between snapshots grows with it so that they take at most this share of one core.
 CUE_MAX_CPU_SHARE = 0.2
-# SessionState field -> per-speaker key of the cue engine's snapshot
-CUE_FIELDS = {"interruptions_made": "interruptions_made", "interruptions_received": "interruptions_received",
-              "backchannels": "backchannels", "quick_responses": "quick_responses",
-              "pace_rel": "wpm_rel",  # recent words per minute / own median per turn (1.0 = usual)
-              "tone_rel": "pitch_median_rel_st"}  # recent median pitch vs own baseline, semitones
+# The SessionState fields copied from the cue engine's per-speaker figures, under the same names
+CUE_FIELDS = ("interruptions_made", "interruptions_received", "backchannels", "quick_responses",
+              "wpm_rel",  # pace: recent words per minute / own median per turn (1.0 = usual)
+              "pitch_median_rel_st",  # pitch level: recent median pitch - own baseline, semitones
+              "pitch_variability_rel_st",  # how much the pitch moves: recent - own baseline, semitones
+              "loudness_rel_db")  # recent speech level - own baseline, dB
 # The live recogniser drops the "?" of about one question in three (docs/live.md: 25 of 36 kept), so the
 # live transcript's punctuation is not trusted to mark questions: their wording counts too.
 LIVE_PUNCTUATED = False
@@ -134,8 +135,8 @@ class CueAdapter:
             last = time.perf_counter() - t
             self.snapshot_s.add(last)
             per_sp = snap.get("speakers", {})
-            self._fields = {name: frozen_map({sp: m.get(key) for sp, m in per_sp.items()})
-                            for name, key in CUE_FIELDS.items()}
+            self._fields = {name: frozen_map({sp: m.get(name) for sp, m in per_sp.items()})
+                            for name in CUE_FIELDS}
             for e in events:
                 if e.kind != "silence" and _event_key(e) not in self._seen:
                     self._seen.add(_event_key(e))
@@ -181,7 +182,7 @@ class CueAdapter:
             return None, []
         from analysis.session_state import frozen_map
 
-        self._fields = {name: frozen_map({sp: m.get(key) for sp, m in metrics.speakers.items()})
-                        for name, key in CUE_FIELDS.items()}
+        self._fields = {name: frozen_map({sp: m.get(name) for sp, m in metrics.speakers.items()})
+                        for name in CUE_FIELDS}
         return metrics, list(events)
 

@@ -52,8 +52,12 @@ class SessionState:
     backchannels: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     quick_responses: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     silence_s: float = 0.0  # seconds since anyone last spoke (0 while someone speaks)
-    pace_rel: Mapping[str, float | None] = field(default_factory=lambda: _EMPTY)  # vs own baseline
-    tone_rel: Mapping[str, float | None] = field(default_factory=lambda: _EMPTY)
+    # the voice over the last WINDOW_S against the speaker's own baseline, the cue engine's figures of the
+    # same names (docs/cues.md); None: no baseline yet
+    wpm_rel: Mapping[str, float | None] = field(default_factory=lambda: _EMPTY)  # pace, ratio (1 = usual)
+    pitch_median_rel_st: Mapping[str, float | None] = field(default_factory=lambda: _EMPTY)  # pitch level
+    pitch_variability_rel_st: Mapping[str, float | None] = field(default_factory=lambda: _EMPTY)  # pitch moves
+    loudness_rel_db: Mapping[str, float | None] = field(default_factory=lambda: _EMPTY)  # speech level
     recent_turns: tuple[Turn, ...] = ()  # turns ending in the last RECENT_TURNS_S (open one included)
     transcript_tail: tuple[Utterance, ...] = ()
     level_dbfs: float = -100.0
@@ -81,4 +85,5 @@ class SessionState:
 
 
 _MAP_FIELDS = ("talk_time", "talk_share", "talk_share_window", "interruptions_made", "interruptions_received",
-               "backchannels", "quick_responses", "pace_rel", "tone_rel")
+               "backchannels", "quick_responses", "wpm_rel", "pitch_median_rel_st", "pitch_variability_rel_st",
+               "loudness_rel_db")

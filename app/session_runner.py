@@ -484,21 +484,17 @@ class SessionRunner:
 def final_state(timeline, last):
     """The final snapshot: the last live state with its figures replaced by the finished timeline's
     (the batch cue computation over all turns, so the summary matches the saved timeline)."""
+    from analysis.cue_adapter import CUE_FIELDS
     from analysis.session_state import frozen_map
 
-    metric_fields = {"talk_time": "talk_time", "talk_share": "talk_share",
-                     "talk_share_window": "talk_share_window", "interruptions_made": "interruptions_made",
-                     "interruptions_received": "interruptions_received", "backchannels": "backchannels",
-                     "quick_responses": "quick_responses", "pace_rel": "wpm_rel",
-                     "tone_rel": "pitch_median_rel_st"}
     per = timeline.metrics.speakers or {}
     changes: dict[str, Any] = {"t": timeline.duration, "status": "finished", "speaking_now": (),
                                "speakers": tuple(timeline.speakers) or last.speakers,
                                "no_input_s": 0.0, "backlog_s": 0.0}
-    for field_name, key in metric_fields.items():
-        values = {sp: m[key] for sp, m in per.items() if key in m}
+    for name in ("talk_time", "talk_share", "talk_share_window", *CUE_FIELDS):  # the same names as the metrics
+        values = {sp: m[name] for sp, m in per.items() if name in m}
         if values:
-            changes[field_name] = frozen_map(values)
+            changes[name] = frozen_map(values)
     return replace(last, **changes)
 
 

@@ -51,6 +51,7 @@ def sessions_dir() -> Path:
     return path
 
 
+RENAMED = {"tone_band_st": "pitch_band_st"}  # old settings.json key -> its name now (still read)
 NOT_ENROLLED = ""  # therapist_voice when the clinician chose "Not enrolled" (None: not chosen yet)
 
 
@@ -76,9 +77,14 @@ class Settings:
     nudge_end: whether the clock's near-end cue is shown.
     privacy_key: the one key that blanks the window (and shows it again).
     strip_on_top: whether the compact strip stays above other windows.
-    pace_band: the relative change (e.g. 0.15 = 15 %) beyond a speaker's baseline that reads as
-        "calmer" or "more animated"; within the band it is "as usual".
-    tone_band_st: the same for tone, in semitones of median pitch above or below the speaker's own.
+    pace_band: the relative change of words per minute (e.g. 0.15 = 15 %) beyond a speaker's own
+        baseline that reads as "faster than usual" or "slower than usual"; within the band "as usual".
+    pitch_band_st: the same for the pitch level (median pitch), in semitones: "pitch higher/lower than
+        usual" (saved as ``tone_band_st`` before; that name is still read).
+    pitch_variability_band_st: the same for how much the pitch moves, in semitones: "pitch more varied /
+        flatter than usual".
+    loudness_band_db: the same for the speech level, in dB: "louder / quieter than usual".
+    The bands are chosen, not tuned on recordings (docs/cues.md, Tone).
     """
 
     device: str | None = None
@@ -93,7 +99,9 @@ class Settings:
     privacy_key: str = "F12"
     strip_on_top: bool = True
     pace_band: float = 0.15
-    tone_band_st: float = 1.5
+    pitch_band_st: float = 1.5
+    pitch_variability_band_st: float = 1.0
+    loudness_band_db: float = 3.0
 
     def __post_init__(self) -> None:
         if is_recording(self.device):
@@ -105,7 +113,10 @@ class Settings:
         object.__setattr__(self, "nudge_talk_share", float(min(0.95, max(0.5, self.nudge_talk_share))))
         object.__setattr__(self, "nudge_interruptions", int(min(20, max(1, self.nudge_interruptions))))
         object.__setattr__(self, "pace_band", float(min(1.0, max(0.02, self.pace_band))))
-        object.__setattr__(self, "tone_band_st", float(min(12.0, max(0.2, self.tone_band_st))))
+        object.__setattr__(self, "pitch_band_st", float(min(12.0, max(0.2, self.pitch_band_st))))
+        object.__setattr__(self, "pitch_variability_band_st",
+                           float(min(12.0, max(0.2, self.pitch_variability_band_st))))
+        object.__setattr__(self, "loudness_band_db", float(min(30.0, max(0.5, self.loudness_band_db))))
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -114,6 +125,7 @@ class Settings:
     def from_dict(cls, d: dict[str, Any]) -> Settings:
         known = {f.name: f for f in fields(cls)}
         kwargs: dict[str, Any] = {}
+        d = {**{new: d[old] for old, new in RENAMED.items() if old in d and new not in d}, **d}
         for key, value in d.items():
             if key not in known:
                 continue

@@ -9,7 +9,15 @@ import pytest
 from analysis.session_state import SessionState
 from analysis.timeline import Speaker, Turn
 from app.settings import Settings, load_settings, save_settings, settings_path
-from ui.cues import CueModel, describe_rel, describe_st, mmss
+from ui.cues import (
+    CueModel,
+    describe_loudness,
+    describe_pace,
+    describe_pitch,
+    describe_pitch_variability,
+    describe_tone,
+    mmss,
+)
 
 S1, S2 = Speaker("S1", "Speaker 1"), Speaker("S2", "Speaker 2")
 
@@ -21,10 +29,46 @@ def state(t: float, **kw) -> SessionState:
 
 
 def test_words_for_relative_pace_and_tone():
-    assert [describe_rel(v) for v in (0.7, 1.0, 1.1, 1.3, None)] == [
-        "calmer", "as usual", "as usual", "more animated", ""]
-    assert [describe_st(v) for v in (-3.0, 0.4, 2.5, None)] == ["calmer", "as usual", "more animated", ""]
+    """Each figure in words that say what was measured (docs/cues.md: the voice, never a mood)."""
+    assert [describe_pace(v) for v in (0.7, 1.0, 1.1, 1.3, None)] == [
+        "slower than usual", "as usual", "as usual", "faster than usual", ""]
+    assert [describe_pitch(v) for v in (-3.0, 0.4, 2.5, None)] == [
+        "pitch lower than usual", "as usual", "pitch higher than usual", ""]
+    assert [describe_pitch_variability(v) for v in (-1.5, 0.5, 1.5, None)] == [
+        "pitch flatter than usual", "as usual", "pitch more varied than usual", ""]
+    assert [describe_loudness(v) for v in (-4.0, 1.0, 4.0, None)] == [
+        "quieter than usual", "as usual", "louder than usual", ""]
+    assert describe_tone("pitch higher than usual", "pitch more varied than usual", "louder than usual") == \
+        "pitch higher and more varied, louder than usual"
+    assert describe_tone("as usual", "pitch flatter than usual", "") == "pitch flatter than usual"
+    assert describe_tone("as usual", "as usual", "quieter than usual") == "quieter than usual"
+    assert describe_tone("as usual", "", "as usual") == "as usual"
+    assert describe_tone("", "", "") == ""
     assert mmss(65) == "01:05" and mmss(3725) == "1:02:05"
+
+
+def test_the_cards_describe_each_tone_figure_against_its_own_band():
+    """Pitch level, pitch variability and loudness each reach the card, each with its own band; pace is
+    words per minute (was: the median pitch alone, and pace and pitch as "calmer" / "more animated")."""
+    model = CueModel(Settings())
+    cues = model.update(state(400, talk_time={"S1": 100.0, "S2": 80.0},
+                              wpm_rel={"S1": 1.25, "S2": 1.0},
+                              pitch_median_rel_st={"S1": 0.5, "S2": -2.0},
+                              pitch_variability_rel_st={"S1": 1.6, "S2": 0.2},
+                              loudness_rel_db={"S1": -0.5, "S2": 4.0}))
+    s1, s2 = (next(p for p in cues.people if p.id == sid) for sid in ("S1", "S2"))
+    assert (s1.pace, s2.pace) == ("faster than usual", "as usual")
+    assert s1.tone == "pitch more varied than usual"
+    assert s2.tone == "pitch lower, louder than usual"
+    wide = CueModel(Settings(pitch_variability_band_st=2.0, loudness_band_db=6.0)).update(state(
+        400, pitch_variability_rel_st={"S1": 1.6}, loudness_rel_db={"S1": 4.0}, pitch_median_rel_st={"S1": 0.0}))
+    assert next(p for p in wide.people if p.id == "S1").tone == "as usual"
+
+
+def test_old_settings_keep_their_pitch_band():
+    """settings.json written before the rename (``tone_band_st``) keeps its pitch band."""
+    assert Settings.from_dict({"tone_band_st": 2.5}).pitch_band_st == 2.5
+    assert Settings.from_dict({"tone_band_st": 2.5, "pitch_band_st": 1.0}).pitch_band_st == 1.0
 
 
 def test_first_voice_heard_is_the_therapist_and_roles_can_be_swapped():

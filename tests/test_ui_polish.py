@@ -40,8 +40,11 @@ def test_the_window_does_not_grow_as_content_changes(qtbot, win):
     show(win, voices_state(30, {"S1": 10.0, "S2": 12.0}))
     width = win.width()
     many = {f"S{i}": 200.0 + i for i in range(1, 7)}
+    voice = {name: {sid: value for sid in many} for name, value in (  # the longest pace and tone words
+        ("wpm_rel", 1.5), ("pitch_median_rel_st", 3.0), ("pitch_variability_rel_st", 2.0), ("loudness_rel_db", 5.0))}
     show(win, voices_state(3000, many, speaking=("S5",), overflows=12, asr_dropped=30,
-                           interruptions_made={"S1": 40}))
+                           interruptions_made={"S1": 40}, **voice))
+    assert win.live_view.cues.people[0].tone == "pitch higher and more varied, louder than usual"
     qtbot.wait(50)
     assert win.width() == width <= screen.width()
     assert win.frameGeometry().right() <= screen.right() + 1 or win.width() <= screen.width()

@@ -49,11 +49,19 @@ class Person:
     interruptions_received: int
     backchannels: int
     quick_responses: int
-    pace: str  # "calmer" / "as usual" / "more animated" / "" (no baseline yet)
-    tone: str
+    pace: str  # "faster than usual" / "slower than usual" / "as usual" / "" (no baseline yet)
+    pitch: str  # the pitch level: "pitch higher than usual" / "pitch lower than usual" / "as usual" / ""
+    pitch_variability: str  # "pitch more varied than usual" / "pitch flatter than usual" / "as usual" / ""
+    loudness: str  # "louder than usual" / "quieter than usual" / "as usual" / ""
     speaking: bool
     name: str = ""  # the card's title when not simply "You" / "Client" / the label ("Client 2")
     members: tuple[str, ...] = ()  # a card's voice ids (merged voices, or the "Other voices" group)
+
+    @property
+    def tone(self) -> str:
+        """Pitch level, pitch variability and loudness in one line: what differs from the voice's own
+        baseline ("pitch higher and more varied, louder than usual"), "as usual", or "" (no baseline)."""
+        return describe_tone(self.pitch, self.pitch_variability, self.loudness)
 
 
 @dataclass(frozen=True)
@@ -128,25 +136,57 @@ def _finite(value: Any) -> float | None:
     return None if v != v else v
 
 
-def describe_rel(value: float | None, band: float = 0.15) -> str:
-    """A relative pace value as words. ``value`` is the ratio to the speaker's own baseline
-    (1.0 = as usual, the pipeline's ``pace_rel``); None means no baseline yet."""
-    v = _finite(value)
-    if v is None:
-        return ""
-    if v < 1.0 - band:
-        return "calmer"
-    if v > 1.0 + band:
-        return "more animated"
-    return "as usual"
+AS_USUAL = "as usual"
+THAN_USUAL = " than usual"
 
 
-def describe_st(value: float | None, band_st: float = 1.5) -> str:
-    """A relative tone value (semitones above the speaker's own median pitch) as words."""
-    v = _finite(value)
+def _compare(difference: float | None, band: float, more: str, less: str) -> str:
+    """``more`` or ``less`` (+ " than usual") beyond ``band`` either side of 0, else "as usual"; "" for
+    no figure (no baseline yet)."""
+    v = _finite(difference)
     if v is None:
         return ""
-    return describe_rel(1.0 + v / band_st * 0.5, 0.5)
+    if v > band:
+        return more + THAN_USUAL
+    if v < -band:
+        return less + THAN_USUAL
+    return AS_USUAL
+
+
+def describe_pace(ratio: float | None, band: float = 0.15) -> str:
+    """Words per minute against the voice's own baseline (``wpm_rel``: 1.0 = usual, 1.2 = 20 % more)."""
+    v = _finite(ratio)
+    return _compare(None if v is None else v - 1.0, band, "faster", "slower")
+
+
+def describe_pitch(difference_st: float | None, band_st: float = 1.5) -> str:
+    """The pitch level (median pitch) against the voice's own, in semitones (``pitch_median_rel_st``)."""
+    return _compare(difference_st, band_st, "pitch higher", "pitch lower")
+
+
+def describe_pitch_variability(difference_st: float | None, band_st: float = 1.0) -> str:
+    """How much the pitch moves against the voice's own, in semitones (``pitch_variability_rel_st``)."""
+    return _compare(difference_st, band_st, "pitch more varied", "pitch flatter")
+
+
+def describe_loudness(difference_db: float | None, band_db: float = 3.0) -> str:
+    """The speech level against the voice's own, in dB (``loudness_rel_db``)."""
+    return _compare(difference_db, band_db, "louder", "quieter")
+
+
+def describe_tone(pitch: str, variability: str, loudness: str) -> str:
+    """One line of the three tone words: the pitch words joined ("pitch higher and more varied"), then
+    the loudness, then " than usual"; "as usual" when all that was measured is as usual; "" when none was."""
+    words = [w for w in (pitch, variability, loudness) if w]
+    if not words:
+        return ""
+    differ = [w.removesuffix(THAN_USUAL) for w in words if w != AS_USUAL]
+    if not differ:
+        return AS_USUAL
+    pitch_words = [w.removeprefix("pitch ") for w in differ if w.startswith("pitch ")]
+    parts = (["pitch " + " and ".join(pitch_words)] if pitch_words else []) + \
+        [w for w in differ if not w.startswith("pitch ")]
+    return ", ".join(parts) + THAN_USUAL
 
 
 def _with(p: Person, **changes: Any) -> Person:
@@ -156,16 +196,17 @@ def _with(p: Person, **changes: Any) -> Person:
 
 
 def _combine(sid: str, members: list[Person]) -> Person:
-    """One person from several voices: times, shares and counts summed; pace and tone (relative to
-    each voice's own baseline) from the voice with the most speech."""
+    """One person from several voices: times, shares and counts summed; pace, pitch and loudness
+    (relative to each voice's own baseline) from the voice with the most speech."""
     main = next((p for p in members if p.id == sid), None) or max(members, key=lambda p: p.talk_s)
     if len(members) == 1:
         return _with(main, members=(main.id,))
-    loudest = max(members, key=lambda p: p.talk_s)
+    most_heard = max(members, key=lambda p: p.talk_s)
     total = {k: sum(getattr(p, k) for p in members) for k in (
         "share", "share_window", "talk_s", "interruptions_made", "interruptions_received",
         "backchannels", "quick_responses")}
-    return _with(main, **total, pace=loudest.pace, tone=loudest.tone,
+    return _with(main, **total, pace=most_heard.pace, pitch=most_heard.pitch,
+                 pitch_variability=most_heard.pitch_variability, loudness=most_heard.loudness,
                  speaking=any(p.speaking for p in members), members=tuple(p.id for p in members))
 
 
@@ -313,8 +354,8 @@ class CueModel:
         self._note_heard(state)
         self._pipeline_roles = any(sp.role for sp in speakers)
         self._role_by_id = {sp.id: sp.role for sp in speakers}
-        pace = getattr(state, "pace_rel", {}) or {}
-        tone = getattr(state, "tone_rel", {}) or {}
+        rel = {name: getattr(state, name, {}) or {} for name in (
+            "wpm_rel", "pitch_median_rel_st", "pitch_variability_rel_st", "loudness_rel_db")}
         people = tuple(
             Person(
                 id=sp.id, label=sp.label, role=self.role_of(sp),
@@ -324,8 +365,11 @@ class CueModel:
                 interruptions_received=int(_get(getattr(state, "interruptions_received", {}), sp.id)),
                 backchannels=int(_get(getattr(state, "backchannels", {}), sp.id)),
                 quick_responses=int(_get(getattr(state, "quick_responses", {}), sp.id)),
-                pace=describe_rel(_get(pace, sp.id, None), s.pace_band),
-                tone=describe_st(_get(tone, sp.id, None), getattr(s, "tone_band_st", 1.5)),
+                pace=describe_pace(_get(rel["wpm_rel"], sp.id, None), s.pace_band),
+                pitch=describe_pitch(_get(rel["pitch_median_rel_st"], sp.id, None), s.pitch_band_st),
+                pitch_variability=describe_pitch_variability(
+                    _get(rel["pitch_variability_rel_st"], sp.id, None), s.pitch_variability_band_st),
+                loudness=describe_loudness(_get(rel["loudness_rel_db"], sp.id, None), s.loudness_band_db),
                 speaking=sp.id in speaking_ids,
             )
             for sp in speakers

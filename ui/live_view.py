@@ -3,8 +3,9 @@
 Layout, top to bottom: session clock (with a gentle cue near the planned end), who is speaking now,
 the pause timer; the talk-balance bars (session and last 5 minutes); a rolling speaking timeline;
 one card per voice (interruptions made/received, backchannels, quick responses, pace and tone
-against the speaker's own baseline), with a plain line above them when the enrolled voice has not been
-heard; a small nudge line; the transcript, hidden until asked for.
+(pitch level, pitch variability, loudness) against the speaker's own baseline, in words), with a
+plain line above them when the enrolled voice has not been heard; a small nudge line; the transcript,
+hidden until asked for.
 
 The view never pulls data itself: :meth:`LiveView.show_state` is called by the window's repaint timer
 with the latest snapshot, and only widgets whose text changed are touched.
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -34,9 +36,35 @@ METRICS = (  # (key, caption, tooltip)
     ("interruptions_received", "Was interrupted", "Times this voice was cut off"),
     ("backchannels", "Backchannels", "Short 'mm-hmm', 'yeah' while the other speaks: signs of active listening"),
     ("quick_responses", "Quick replies", "Replies that began almost at once after the other stopped"),
-    ("pace", "Pace", "Speaking rate against this voice's own baseline"),
-    ("tone", "Tone", "Pitch movement against this voice's own baseline"),
+    ("pace", "Pace", "Words per minute in the last 5 minutes against this voice's own baseline"),
+    ("tone", "Tone", "Pitch level, how much the pitch moves, and loudness in the last 5 minutes, each against "
+                     "this voice's own baseline: a description of the voice, not of a feeling"),
 )
+
+WORDS = ("pace", "tone")  # values in words ("pitch higher and more varied, louder than usual")
+
+
+class WordsLabel(QLabel):
+    """A value in words that wraps within the width it is given and never widens its card: it asks for
+    no width of its own and as much height as its wrapped lines need."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def _fit(self) -> None:
+        need = self.heightForWidth(max(1, self.width()))
+        if need > 0 and need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
 
 
 def set_text(label: QLabel, text: str) -> None:
@@ -79,18 +107,30 @@ class PersonCard(QFrame):
         grid.setHorizontalSpacing(6 if narrow else 10)
         grid.setVerticalSpacing(2)
         self.values: dict[str, QLabel] = {}
-        for i, (key, caption, tip) in enumerate(METRICS):
+        counts = [m for m in METRICS if m[0] not in WORDS]
+        for i, (key, caption, tip) in enumerate(counts + [m for m in METRICS if m[0] in WORDS]):
             cap = QLabel(caption)
             cap.setProperty("muted", True)
             cap.setToolTip(tip)
-            val = QLabel("–")
+            val = WordsLabel("–") if key in WORDS else QLabel("–")
             val.setObjectName(f"{key}_{person.id}")
             val.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            row, col = divmod(i, columns)  # one column when many cards share the row
-            grid.addWidget(cap, row, col * 2)
-            grid.addWidget(val, row, col * 2 + 1)
+            if key in WORDS:  # a row of its own across the card (narrow: under its caption)
+                cap.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                val.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+                row = -(-len(counts) // columns) + (i - len(counts)) * (2 if narrow else 1)
+                grid.addWidget(cap, row, 0)
+                if narrow:
+                    grid.addWidget(val, row + 1, 0, 1, 2)
+                else:
+                    grid.addWidget(val, row, 1, 1, 2 * columns - 1)
+            else:
+                row, col = divmod(i, columns)  # one column when many cards share the row
+                grid.addWidget(cap, row, col * 2)
+                grid.addWidget(val, row, col * 2 + 1)
             self.values[key] = val
         lay.addLayout(grid)
+        lay.addStretch(1)  # cards of different heights in a row keep their figures at the top
         self.show_person(person)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
