@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from analysis.timeline import Turn
+from audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000  # Hz
 MAX_DIARIZER_BACKLOG_S = 30.0  # seconds of audio the live diarizer may lag before it is switched off
 FEED_MAX_S = 2.0  # seconds of queued audio handed to the inner diarizer per call: the worker checks for a
 #                   stop between calls, so this bounds how long it takes to abandon its current work

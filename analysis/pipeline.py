@@ -16,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.attribution import attribute
 from analysis.cues import CueOptions, compute_cues
 from analysis.diarization import DiarizationOptions
 from analysis.timeline import Speaker, Timeline, Turn, write_rttm
 from analysis.transcribe import Transcriber, TranscriberOptions, model_description
 from analysis.vad import SpeechRegion, VadOptions, VadStage
 from analysis.windowed_diarization import WINDOW_S as DIARIZE_WINDOW_S
-from audio.decode import TARGET_SR, AudioDecodeError, AudioInfo, iter_blocks, probe
+from audio import SAMPLE_RATE
+from audio.decode import AudioDecodeError, AudioInfo, iter_blocks, probe
 from audio.store import PcmStore
 
 ProgressFn = Callable[[str, float], None]  # (stage name, fraction done 0..1)
@@ -67,7 +69,7 @@ def decode_and_detect(path: str | Path, vad_options: VadOptions, progress: Progr
     t0 = time.perf_counter()
     info = probe(path)
     total = info.duration or 1.0
-    store = PcmStore(TARGET_SR)
+    store = PcmStore(SAMPLE_RATE)
     vad = VadStage(vad_options)
     regions: list[SpeechRegion] = []
     t_decode = time.perf_counter() - t0
@@ -146,12 +148,8 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
                 on_progress=lambda f: progress("transcribe", f)))
             stage_seconds["transcribe"] = time.perf_counter() - t
         progress("transcribe", 1.0)
-        if len(speaker_ids) > 1 and utterances:
-            from analysis.attribution import attribute
-
+        if utterances:  # who said each word: the one rule the cue engine counts words with, one speaker or more
             utterances = tuple(attribute(utterances, turns))
-        elif utterances:
-            utterances = tuple(replace(u, speaker=speaker_ids[0]) for u in utterances)
 
         t = time.perf_counter()
         metrics, events = compute_cues(turns, utterances, duration, options.cues, audio=store.read,

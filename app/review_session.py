@@ -336,16 +336,17 @@ def decode_for_playback(audio_path: str | os.PathLike, out_wav: str | os.PathLik
     import numpy as np
     import soundfile as sf
 
-    from audio.decode import TARGET_SR, iter_blocks, probe
+    from audio import SAMPLE_RATE
+    from audio.decode import iter_blocks, probe
 
     info = probe(audio_path)
     total = info.duration or 1.0
-    hop = int(TARGET_SR * LOUDNESS_HOP_S)
+    hop = int(SAMPLE_RATE * LOUDNESS_HOP_S)
     env: list[float] = []
     carry = np.zeros(0, dtype=np.float32)
     fd = os.open(out_wav, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
-    with sf.SoundFile(out_wav, "w", samplerate=TARGET_SR, channels=1, subtype="PCM_16", format="WAV") as f:
+    with sf.SoundFile(out_wav, "w", samplerate=SAMPLE_RATE, channels=1, subtype="PCM_16", format="WAV") as f:
         for block in iter_blocks(audio_path, info=info,
                                  on_progress=(lambda s: on_progress(min(1.0, s / total))) if on_progress
                                  else None):

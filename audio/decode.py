@@ -28,7 +28,6 @@ import numpy as np
 
 from audio import SAMPLE_RATE
 
-TARGET_SR = SAMPLE_RATE  # the old name, still imported by analysis/pipeline.py
 BLOCK_S = 10.0  # seconds of source audio decoded at a time
 SF_READ_S = 1.0  # seconds per libsndfile read (a damaged stretch loses at most this much before it)
 
