@@ -231,7 +231,7 @@ def run_review(args: argparse.Namespace) -> int:
 
     from app.settings import load_settings
     from ui import theme as themes
-    from ui.review_window import ReviewWindow
+    from ui.review_window import ReviewWindow, wait_for_orphans
 
     app = QApplication.instance() or QApplication(["attune"])
     app.setApplicationName("Attune")
@@ -240,7 +240,11 @@ def run_review(args: argparse.Namespace) -> int:
     window = ReviewWindow(session, t, transcribe=not args.no_transcribe)
     window.show()
     app.aboutToQuit.connect(window.shutdown)
-    return int(app.exec())
+    code = int(app.exec())
+    if not wait_for_orphans(30.0):  # an analysis still loading its models: do not wait for it
+        sys.stdout.flush()
+        os._exit(code)
+    return code
 
 
 # -- parser ----------------------------------------------------------------------------------------

@@ -130,6 +130,19 @@ def test_play_advances_and_space_toggles(session_dir, open_window, qtbot):
     qtbot.waitUntil(lambda: abs(w.player.position() - (p + 5)) < 0.05, timeout=5000)
 
 
+def test_replay_turn_and_speed(session_dir, open_window, qtbot):
+    w = open_window(session_dir)
+    turn = w._tl.turns[4]
+    w.seek((turn.start + turn.end) / 2)
+    qtbot.keyClick(w, Qt.Key.Key_R)
+    qtbot.waitUntil(w.player.is_playing, timeout=5000)
+    assert w.player._player.position() / 1000 == pytest.approx(turn.start, abs=0.3)
+    w.speed.setCurrentIndex(w.speed.findData(2.0))
+    assert w.player._player.playbackRate() == 2.0 and w.player.rate == 2.0
+    w.player.pause()
+    qtbot.waitUntil(lambda: not w.player.is_playing(), timeout=5000)
+
+
 def test_rename_and_merge_change_metrics(session_dir, open_window, qtbot):
     w = open_window(session_dir, wait_audio=False)
     before = w._tl.metrics.speakers

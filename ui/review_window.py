@@ -9,7 +9,7 @@ a 0700 temporary folder deleted when the window closes) that the player seeks ex
 
 Keys: Space play/pause, Left/Right -/+5 s, +/- zoom, F follow the playhead, B bookmark at the playhead,
 N note at the playhead, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+F search, [ / ] previous/next
-marker of the chosen kind. Nothing here logs transcript text.
+marker of the chosen kind, R replay the current turn. Nothing here logs transcript text.
 """
 
 from __future__ import annotations
@@ -51,6 +51,18 @@ from ui.review_timeline import MARKER_KINDS, MARKER_LABELS, ReviewTimeline, fmt_
 
 log = logging.getLogger(__name__)
 JUMP_S = 5.0
+STOP_WAIT_MS = 5000
+ORPHANS: list = []  # (QThread, job) of closed windows whose job had not stopped yet
+
+
+def wait_for_orphans(timeout_s: float = 30.0) -> bool:
+    """Wait for the jobs of closed windows to stop (before the process exits); True when all did."""
+    import time
+
+    end = time.monotonic() + timeout_s
+    for th, _job in ORPHANS:
+        th.wait(max(0, int((end - time.monotonic()) * 1000)))
+    return all(th.isFinished() for th, _job in ORPHANS)
 STAGE_WEIGHTS = {"decode": (0.0, 0.1), "diarize": (0.1, 0.35), "transcribe": (0.45, 0.55)}
 
 
@@ -243,6 +255,7 @@ class ReviewWindow(QMainWindow):
             (Qt.Key.Key_N, self.ask_note),
             (Qt.Key.Key_BracketLeft, lambda: self.jump_marker(forward=False)),
             (Qt.Key.Key_BracketRight, lambda: self.jump_marker(forward=True)),
+            (Qt.Key.Key_R, self.replay_turn),
         ]
         for key, fn in keys:
             sc = QShortcut(QKeySequence(key), self)
@@ -400,6 +413,19 @@ class ReviewWindow(QMainWindow):
             return None
         self.seek(t)
         return t
+
+    def replay_turn(self) -> float | None:
+        """Play again from the start of the turn under the playhead (of those, the one that began first,
+        so a backchannel inside a turn does not count), else of the latest turn before it."""
+        if self._tl is None or not self._tl.turns:
+            return None
+        t = self.player.position() + 1e-3
+        under = [x.start for x in self._tl.turns if x.start <= t <= x.end]
+        before = [x.start for x in self._tl.turns if x.start <= t]
+        start = min(under) if under else (max(before) if before else self._tl.turns[0].start)
+        self.seek(start)
+        self.player.play()
+        return start
 
     def _on_position(self, t: float) -> None:
         self.timeline_view.set_playhead(t)
@@ -560,11 +586,18 @@ class ReviewWindow(QMainWindow):
 
     # -- closing -------------------------------------------------------------------------------
     def shutdown(self) -> None:
+        """Cancel the jobs, stop playback, delete the decoded audio. A job that does not reach its next
+        checkpoint within STOP_WAIT_MS (an analysis loading its models) is left to end on its own:
+        its thread is kept in :data:`ORPHANS` so that it is never destroyed while running."""
         self.cancel_jobs()
         self.player.stop()
-        for th in self._threads:
+        for th, job in zip(self._threads, self._jobs, strict=True):
             th.quit()
-            th.wait(5000)
+            if not th.wait(STOP_WAIT_MS):
+                log.warning("a review job is still running; it will stop at its next checkpoint")
+                th.setParent(None)
+                ORPHANS.append((th, job))
+        self._threads, self._jobs = [], []
         with contextlib.suppress(OSError):
             shutil.rmtree(self._tmpdir)
 
