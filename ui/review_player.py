@@ -142,6 +142,11 @@ class ReviewPlayer(QObject):
         return self._rate
 
     def stop(self) -> None:
+        """Release the media. Not ``QMediaPlayer.stop()``: with the FFmpeg backend of Qt 6.11 it can
+        deadlock after a rate change (seen at 2x, paused, no audio device); clearing the source after a
+        pause releases the same resources and did not hang in the same reproduction."""
         self._timer.stop()
-        self._player.stop()
+        if self.is_playing():
+            self._player.pause()
+        self._loaded = False
         self._player.setSource(QUrl())

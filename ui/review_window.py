@@ -85,6 +85,7 @@ class ReviewWindow(QMainWindow):
         self._markers: dict[str, list[tuple[float, float]]] = {}
         self._utt_starts: list[float] = []
         self._current_utt = -1
+        self._closed = False
         self.setWindowTitle(f"Attune review - {session.source.name}")
         self.resize(1280, 820)
         self.player = ReviewPlayer(self)
@@ -589,6 +590,9 @@ class ReviewWindow(QMainWindow):
         """Cancel the jobs, stop playback, delete the decoded audio. A job that does not reach its next
         checkpoint within STOP_WAIT_MS (an analysis loading its models) is left to end on its own:
         its thread is kept in :data:`ORPHANS` so that it is never destroyed while running."""
+        if self._closed:
+            return
+        self._closed = True
         self.cancel_jobs()
         self.player.stop()
         for th, job in zip(self._threads, self._jobs, strict=True):
