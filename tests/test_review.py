@@ -199,8 +199,18 @@ def test_reassign_turn_moves_talk_by_its_length(session_dir, open_window):
     assert again.timeline().turns[0].speaker == "S2"
 
 
-def test_swap_roles(session_dir):
+def test_swap_and_set_roles(session_dir, open_window):
+    w = open_window(session_dir, wait_audio=False)
+    w.swap_roles()
+    assert w._tl.speaker("S1").role == "client"
+    w.set_role("S2", None)
+    assert w._tl.speaker("S2").role is None
+    assert "Voice S1 (client)" in w.figures.text()
+    w.undo()
+    w.undo()
+    assert w._tl.speaker("S1").role == "therapist"
     s = open_review(session_dir)
+    s.corrections.ops.clear()
     tl = s.correct({"op": "swap_roles"})
     assert tl.speaker("S1").role == "client" and tl.speaker("S2").role == "therapist"
     tl = s.correct({"op": "set_role", "speaker": "S1", "role": "therapist"})
@@ -298,6 +308,29 @@ def test_cli_review_bad_file_one_line(tmp_path, capsys):
     assert main(["review", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()
     assert "does not exist" in err and "\n" not in err
+
+
+def test_cli_review_opens_the_window(session_dir, qtbot, monkeypatch):
+    """`attune review DIR` builds the window on the folder and runs the event loop (replaced here by one
+    that checks the window and closes it)."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.cli import main
+    from ui.review_window import ReviewWindow
+
+    seen = []
+
+    def fake_exec(*_a):
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, ReviewWindow) and w.isVisible()]
+        seen.extend(wins)
+        for w in wins:
+            w.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    assert main(["review", str(session_dir)]) == 0
+    assert len(seen) == 1 and seen[0].session.source == session_dir
+    assert seen[0].transcript.count() > 0
 
 
 def test_audio_file_analysis_can_be_cancelled(dialogue, open_window, qtbot):

@@ -227,7 +227,7 @@ class ReviewWindow(QMainWindow):
         sv.addWidget(self.figures, 1)
         crow = QHBoxLayout()
         for text, fn in (("Rename...", self.ask_rename), ("Merge...", self.ask_merge),
-                         ("Swap roles", self.swap_roles)):
+                         ("Set role...", self.ask_role), ("Swap roles", self.swap_roles)):
             b = QPushButton(text)
             b.clicked.connect(fn)
             crow.addWidget(b)
@@ -550,6 +550,15 @@ class ReviewWindow(QMainWindow):
             label, ok = QInputDialog.getText(self, "Rename", "New name:", text=speaker_label(self._tl, sp))
             if ok and label.strip():
                 self.rename_speaker(sp, label.strip())
+
+    def ask_role(self) -> None:
+        sp = self._pick_speaker("Set the role of which speaker?")
+        if sp:
+            roles = ["therapist", "client", "unknown"]
+            role, ok = QInputDialog.getItem(self, "Role", f"Role of {speaker_label(self._tl, sp)}:", roles, 0,
+                                            False)
+            if ok:
+                self.set_role(sp, None if role == "unknown" else role)
 
     def ask_merge(self) -> None:
         src = self._pick_speaker("Merge which speaker...")
