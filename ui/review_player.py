@@ -4,7 +4,8 @@ The player reports its position a few times a second; :class:`ReviewPlayer` inte
 reports (last report + elapsed wall time x rate) and emits ``position_changed`` from a 30-Hz timer
 while playing, so the playhead moves smoothly. A seek before the media is loaded is kept and applied
 when it is. Speeds 0.5x-2x use ``setPlaybackRate``; pitch compensation is switched on where the Qt
-backend offers it (``QMediaPlayer.setPitchCompensation``, Qt 6.10 and later).
+backend offers it (``QMediaPlayer.setPitchCompensation``, Qt 6.10 and later). When the audio outputs
+change, playback moves to the new default output.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
 
 SMOOTH_MS = 33
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -42,6 +43,10 @@ class ReviewPlayer(QObject):
         self._player.mediaStatusChanged.connect(self._on_status)
         self._player.playbackStateChanged.connect(self._on_state)
         self._player.errorOccurred.connect(lambda _e, s: self.error.emit(s))
+        # follow the system's default output when devices come and go (headphones plugged, a USB
+        # device removed); untested here: the test machine has no audio output
+        self._devices = QMediaDevices(self)
+        self._devices.audioOutputsChanged.connect(self._on_outputs_changed)
         self.pitch_compensation = False
         if hasattr(self._player, "setPitchCompensation"):
             try:
@@ -49,6 +54,11 @@ class ReviewPlayer(QObject):
                 self.pitch_compensation = bool(self._player.pitchCompensation())
             except Exception:  # an old backend: plain rate change
                 self.pitch_compensation = False
+
+    def _on_outputs_changed(self) -> None:
+        default = QMediaDevices.defaultAudioOutput()
+        if not default.isNull() and default != self._out.device():
+            self._out.setDevice(default)
 
     # -- media
     def set_source(self, wav_path: str, duration: float) -> None:
