@@ -220,8 +220,17 @@ def run_demo(args: argparse.Namespace) -> int:
 # -- review ----------------------------------------------------------------------------------------
 def run_review(args: argparse.Namespace) -> int:
     """Open the review window on a session folder, a timeline file or an audio file (issue 14)."""
-    from app.review_session import ReviewError, open_review
+    from app.review_session import ReviewError, list_sessions, open_review
 
+    if args.list or not args.path:
+        entries = list_sessions()
+        if not entries:
+            print("no recorded sessions yet")
+        for e in entries:
+            dur = "?" if e.duration is None else f"{e.duration / 60:.1f} min"
+            print(f"{e.path}  {dur}, {e.speakers if e.speakers is not None else '?'} speaker(s), "
+                  f"{e.notes} note(s)")
+        return 0
     try:
         session = open_review(args.path)
     except ReviewError as exc:
@@ -273,8 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("review", help="review a recorded session (folder) or any recording: timeline, "
                        "playback, transcript, notes, corrections")
-    p.add_argument("path", metavar="SESSION_DIR_OR_AUDIO",
-                   help="a session folder, a .timeline.json file or an audio/video file (analysed first)")
+    p.add_argument("path", metavar="SESSION_DIR_OR_AUDIO", nargs="?",
+                   help="a session folder, a .timeline.json file or an audio/video file (analysed first); "
+                        "without it, the recorded sessions are listed")
+    p.add_argument("--list", action="store_true", help="list the recorded sessions, newest first")
     p.add_argument("--no-transcribe", action="store_true", help="audio files: analyse without transcription")
     p.set_defaults(func=run_review)
 

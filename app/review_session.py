@@ -21,6 +21,7 @@ Qt-free. Nothing here logs transcript text.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -390,6 +391,41 @@ def next_marker(spans: list[tuple[float, float]], t: float, forward: bool = True
     if forward:
         return next((s for s, _e in spans if s > t + eps), None)
     return next((s for s, _e in reversed(spans) if s < t - eps), None)
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    path: Path
+    modified: float  # the timeline's modification time (epoch seconds)
+    duration: float | None
+    speakers: int | None
+    notes: int
+
+
+def list_sessions(root: str | os.PathLike | None = None) -> list[SessionEntry]:
+    """The session folders under ``root`` (default: the app's sessions folder) that hold a timeline,
+    newest first. Reads only each timeline's duration and speaker count (never its transcript)."""
+    if root is None:
+        from app.settings import sessions_dir
+
+        root = sessions_dir()
+    out = []
+    for d in Path(root).iterdir() if Path(root).is_dir() else ():
+        tl_path = d / TIMELINE_NAME
+        if not tl_path.is_file():
+            continue
+        duration = speakers = None
+        try:
+            data = json.loads(tl_path.read_text(encoding="utf-8"))
+            duration = float(data.get("duration"))
+            speakers = len(data.get("speakers") or [])
+        except (OSError, ValueError, TypeError):
+            pass
+        n_notes = 0
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            n_notes = len(json.loads((d / NOTES_NAME).read_text(encoding="utf-8")).get("notes", []))
+        out.append(SessionEntry(d, tl_path.stat().st_mtime, duration, speakers, n_notes))
+    return sorted(out, key=lambda e: (e.modified, e.path.name), reverse=True)
 
 
 def recent_speaker_ids(tl: Timeline) -> list[str]:

@@ -333,6 +333,22 @@ def test_cli_review_opens_the_window(session_dir, qtbot, monkeypatch):
     assert seen[0].transcript.count() > 0
 
 
+def test_list_sessions_newest_first(session_dir, capsys):
+    from app.cli import main
+    from app.settings import sessions_dir
+
+    root = sessions_dir()
+    old, new = root / "2026-11-01_090000", root / "2026-12-01_090000"
+    for i, d in enumerate((old, new)):
+        shutil.copytree(session_dir, d)
+        os.utime(d / "timeline.json", (1_800_000_000 + i, 1_800_000_000 + i))
+    (root / "not-a-session").mkdir()
+    assert main(["review", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [str(new), str(old)]
+    assert "1.4 min, 2 speaker(s), 0 note(s)" in lines[0]
+
+
 def test_audio_file_analysis_can_be_cancelled(dialogue, open_window, qtbot):
     wav, _ = dialogue
     w = open_window(wav, wait_audio=False)
