@@ -114,6 +114,9 @@ class ReviewTimeline(QGraphicsView):
                                   | QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setBackgroundBrush(QColor(theme.bg))
+        # drawBackground paints every pixel: no fill of the viewport before it
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground, True)
         self.setMouseTracking(False)
         self.duration = 1.0
         self.follow = True
