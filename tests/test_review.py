@@ -139,6 +139,10 @@ def test_replay_turn_and_speed(session_dir, open_window, qtbot):
     assert w.player._player.position() / 1000 == pytest.approx(turn.start, abs=0.3)
     w.speed.setCurrentIndex(w.speed.findData(2.0))
     assert w.player._player.playbackRate() == 2.0 and w.player.rate == 2.0
+    from PySide6.QtMultimedia import QMediaPlayer
+
+    if w.player._player.pitchCompensationAvailability() == QMediaPlayer.PitchCompensationAvailability.Available:
+        assert w.player._player.pitchCompensation(), "no pitch shift at 2x where the backend can avoid it"
     w.player.pause()
     qtbot.waitUntil(lambda: not w.player.is_playing(), timeout=5000)
 
