@@ -7,14 +7,14 @@ rely on, so rename nothing without bumping :data:`SCHEMA`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from analysis.atomic import atomic_write
 
 SCHEMA = "attune.timeline/1"
 ROLES = ("therapist", "client")
@@ -225,27 +225,6 @@ def write_rttm(turns: Iterable[Turn], path: str | Path, file_id: str) -> None:
     lines = rttm_lines(turns, file_id)
     # a file id from a non-UTF-8 file name gets U+FFFD for its undecodable bytes
     atomic_write(path, "".join(line + "\n" for line in lines).encode("utf-8", "replace"))
-
-
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` all or nothing: a hidden temporary file beside it, fsynced, renamed
-    over ``path``; on any failure the temporary file is removed and ``path`` is left as it was."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def read_rttm(path: str | Path) -> list[Turn]:

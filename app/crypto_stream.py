@@ -53,6 +53,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from analysis.atomic import atomic_write, fsync_dir, write_all
+
 MAGIC = b"ATTUNE"
 KIND_STREAM = b"S"
 FORMAT_VERSION = 1
@@ -142,24 +144,6 @@ def _record(aead: ChaCha20Poly1305, aad: bytes, counter: int, data: bytes, final
             + aead.encrypt(_nonce(counter, final), bytes(data), aad))
 
 
-def _fsync_dir(path: Path) -> None:
-    """fsync a folder so a created or renamed entry in it survives a power loss (POSIX only)."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 # -- writing ---------------------------------------------------------------------------------------
 class StreamWriter:
     """Append-only encrypted stream: ``append(bytes)`` writes one record at once, ``close()`` seals it.
@@ -188,9 +172,9 @@ class StreamWriter:
         self.fsyncs = 0
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         try:
-            _write_all(self._fd, self._header)
+            write_all(self._fd, self._header)
             os.fsync(self._fd)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         except BaseException:
             os.close(self._fd)
             with contextlib.suppress(OSError):
@@ -217,7 +201,7 @@ class StreamWriter:
             raise WriterBrokenError(f"{self.path.name}: an earlier write failed and could not be undone")
         rec = _record(self._aead, self._aad, self._counter, data, final)
         try:
-            _write_all(self._fd, rec)
+            write_all(self._fd, rec)
         except OSError:
             try:  # undo the partial record, so that later records are not written after garbage
                 os.ftruncate(self._fd, self._size)
@@ -457,14 +441,14 @@ def recover(path: str | Path, key: bytes, binding: Binding) -> RecoveryReport:
         w = StreamWriter(tmp, key, binding, fsync_interval_s=None)
         w.close()
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return RecoveryReport(0, torn, False)
     end = reader._scan_pos
     fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
     try:
         os.ftruncate(fd, end)
         os.lseek(fd, end, os.SEEK_SET)
-        _write_all(fd, _record(reader._aead, reader._aad, len(reader._index), b"", final=True))
+        write_all(fd, _record(reader._aead, reader._aad, len(reader._index), b"", final=True))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -483,22 +467,7 @@ def write_sealed_file(path: str | Path, data: bytes, key: bytes, binding: Bindin
     """Encrypt ``data`` whole into ``path``: a private temporary file (0600) beside it, fsynced, renamed
     over ``path``, the folder fsynced. Readers see the old file or the new one, never a mix."""
     path = Path(path)
-    blob = seal_bytes(data, key, binding)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        try:
-            _write_all(fd, blob)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return atomic_write(path, seal_bytes(data, key, binding))
 
 
 def read_sealed_file(path: str | Path, key: bytes, binding: Binding) -> bytes:

@@ -56,7 +56,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from app.crypto_stream import KEY_BYTES, _fsync_dir, hkdf
+from analysis.atomic import atomic_write, fsync_dir
+from app.crypto_stream import KEY_BYTES, hkdf
 
 VAULT_FORMAT = "attune.vault"
 VAULT_VERSION = 1
@@ -201,23 +202,8 @@ def _now_iso() -> str:
 
 
 def write_private_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: a 0600 temporary file beside it, fsynced, renamed, folder fsynced."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
+    """Write ``data`` to ``path`` all or nothing, 0600 (:func:`analysis.atomic.atomic_write`)."""
+    atomic_write(path, data)
 
 
 def normalize_passphrase(passphrase: str) -> bytes:
@@ -680,7 +666,7 @@ def destroy_session_key(session_dir: str | Path) -> bool:
         finally:
             os.close(fd)
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
