@@ -1,10 +1,21 @@
 """Benchmark of `attune analyze`: real-time factor per stage and peak memory, beside plain faster-whisper.
 
     .venv/bin/python bench/bench_analyze.py [AUDIO ...]     (default: the shared pyannote sample)
+    .venv/bin/python bench/bench_analyze.py --hours 0.5 1 2 [--speakers 2] [--transcribe] [--window S]
 
 Each measurement runs in its own process so that peak RSS is that run's alone. The plain baseline is
 faster-whisper transcribing the whole file with the same model, compute type, threads and word
 timestamps; the ratio column is Attune's stage time over the baseline's.
+
+``--hours``: peak memory against the recording's length, on real speech. A recording of each length is
+built from the 8 real two-person dev calls (``shared/audio/dev``, 18.6 min, 16 voices) repeated in
+turn, as 16-kHz WAV in a private temporary folder (removed afterwards); ``analyze_file`` runs on each in
+its own process, and the peak RSS (VmHWM) and its growth per extra hour are printed, beside the peak of
+a process that only loads the models. Transcription is left out unless ``--transcribe`` is given (it
+reads one chunk of speech of at most 28 s at a time, and 2 hours of it take hours here); decoding, VAD,
+diarization and cues (tone included) run. ``--speakers`` tells diarization the count (as the app's
+re-analysis does with the people in the room); ``--window inf`` diarizes the whole recording at once,
+as before windows. Target: at most 100 MB more peak RSS per extra hour.
 """
 
 from __future__ import annotations
@@ -18,7 +29,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "audio" / "pyannote_sample" / "sample.wav"
+SHARED = ROOT.parent / "shared" / "audio"
+DEFAULT = SHARED / "pyannote_sample" / "sample.wav"
+GROWTH_TARGET_MB_PER_H = 100.0  # MB of peak RSS per extra hour of recording (issue 12, point 7)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (VmHWM), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker_attune(path: str, diarize: bool) -> dict:
@@ -50,6 +71,92 @@ def worker_plain(path: str) -> dict:
             "words": words, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def worker_long(path: str, transcribe: str, speakers: str, window: str) -> dict:
+    from analysis.diarization import DiarizationOptions
+    from analysis.pipeline import AnalysisOptions, analyze_file
+
+    options = AnalysisOptions(transcribe=transcribe == "1", diarize_window_s=float(window),
+                              diarization=DiarizationOptions(num_speakers=int(speakers) or None))
+    t = time.perf_counter()
+    result = analyze_file(path, options)
+    return {"duration": result.timeline.duration, "stages": result.stage_seconds,
+            "total": time.perf_counter() - t, "speakers": len(result.timeline.speakers),
+            "turns": len(result.timeline.turns), "peak_rss_mb": peak_rss_mb()}
+
+
+def worker_models(transcribe: str) -> dict:
+    """Peak RSS of loading the models and nothing else."""
+    from analysis.diarization import _models
+
+    _models()
+    if transcribe == "1":
+        from analysis.transcribe import TranscriberOptions, load_model
+
+        load_model(TranscriberOptions())
+    return {"peak_rss_mb": peak_rss_mb()}
+
+
+def build_recording(path: Path, seconds: float) -> float:
+    """A 16-kHz mono WAV of ``seconds`` of real speech: the dev calls one after another, repeated (one
+    call in memory at a time). Returns its length in seconds."""
+    import soundfile as sf
+
+    from analysis.evaluation import dev_set, load_file
+    from audio import SAMPLE_RATE
+
+    calls = [item for item in dev_set(SHARED) if item.name.startswith("dev/")]
+    if not calls:
+        raise SystemExit(f"no dev calls in {SHARED / 'dev'}")
+    need, done = int(seconds * SAMPLE_RATE), 0
+    with sf.SoundFile(str(path), "w", SAMPLE_RATE, 1, "PCM_16") as out:
+        while done < need:
+            for item in calls:
+                x = load_file(item)[: need - done]
+                out.write(x)
+                done += len(x)
+                if done >= need:
+                    break
+    return done / SAMPLE_RATE
+
+
+def run_long(hours: list[float], transcribe: bool, speakers: int | None, window: float) -> None:
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from bench.common import loadavg
+
+    flags = ("1" if transcribe else "0", str(speakers or 0), str(window))
+    stages = "decode, VAD, diarization, cues (tone)" + (", transcription" if transcribe else "")
+    print(f"peak memory of analyze_file on real speech (the dev calls repeated): {stages}; "
+          f"speakers {speakers or 'automatic'}; diarization windows of {window:g} s; load {loadavg()}")
+    base = run_worker("models", flags[0])["peak_rss_mb"]
+    print(f"models loaded, nothing analysed: peak RSS {base:.0f} MB")
+    print(f"{'hours':>6}{'audio s':>9}{'wall s':>8}{'diarize s':>10}{'RTF':>7}{'speakers':>9}{'peak RSS MB':>12}"
+          f"{'MB per extra h':>15}")
+    folder = Path(tempfile.mkdtemp(prefix="attune-bench-"))  # 0700: the recordings hold real voices
+    rows: list[tuple[float, float]] = []
+    try:
+        for h in sorted(hours):
+            wav = folder / f"dev-calls-{h:g}h.wav"
+            build_recording(wav, h * 3600)
+            r = run_worker("long", str(wav), *flags)
+            wav.unlink()
+            growth = "" if not rows else f"{(r['peak_rss_mb'] - rows[-1][1]) / (h - rows[-1][0]):+.0f}"
+            rows.append((h, r["peak_rss_mb"]))
+            d = r["duration"]
+            print(f"{h:>6g}{d:>9.0f}{r['total']:>8.0f}{r['stages'].get('diarize', 0.0):>10.0f}"
+                  f"{r['total'] / d:>7.2f}{r['speakers']:>9}{r['peak_rss_mb']:>12.0f}{growth:>15}", flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if len(rows) >= 2:
+        (h0, p0), (h1, p1) = rows[0], rows[-1]
+        per_h = (p1 - p0) / (h1 - h0)
+        verdict = "within" if per_h <= GROWTH_TARGET_MB_PER_H else "OVER"
+        print(f"growth {h0:g} h -> {h1:g} h: {per_h:+.0f} MB per extra hour ({verdict} the target of "
+              f"{GROWTH_TARGET_MB_PER_H:.0f} MB/h); load {loadavg()}")
+
+
 def run_worker(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True,
                          cwd=ROOT)
@@ -62,12 +169,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("audio", nargs="*", default=[str(DEFAULT)])
     ap.add_argument("--no-diarize", action="store_true")
+    ap.add_argument("--hours", type=float, nargs="+", help="peak memory on real speech of these lengths")
+    ap.add_argument("--transcribe", action="store_true", help="with --hours: include transcription")
+    ap.add_argument("--speakers", type=int, help="with --hours: the number of speakers told to diarization")
+    ap.add_argument("--window", type=float, default=None,
+                    help="with --hours: diarization window, s (default the pipeline's; inf: whole recording)")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        kind, path, *rest = args.worker
-        res = worker_attune(path, rest != ["nodiar"]) if kind == "attune" else worker_plain(path)
+        kind, *rest = args.worker
+        if kind == "long":
+            res = worker_long(*rest)
+        elif kind == "models":
+            res = worker_models(*rest)
+        elif kind == "attune":
+            res = worker_attune(rest[0], rest[1:] != ["nodiar"])
+        else:
+            res = worker_plain(rest[0])
         print(json.dumps(res))
+        return
+    if args.hours:
+        from analysis.pipeline import AnalysisOptions
+
+        window = AnalysisOptions().diarize_window_s if args.window is None else args.window
+        run_long(args.hours, args.transcribe, args.speakers, window)
         return
     for path in args.audio:
         a = run_worker("attune", path, *(["nodiar"] if args.no_diarize else []))
