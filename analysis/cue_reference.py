@@ -1,7 +1,7 @@
 """Reference computation of the timing cues, written from the definitions in ``docs/cues.md`` alone.
 
 This is the *truth* side of the cue measurements: it takes each speaker's speech intervals as they
-really are (measured on each voice's own rendered track by :mod:`audio.synth`, or on each channel of a
+really are (measured on each voice's own rendered track by :mod:`app.synth`, or on each channel of a
 two-channel call by :func:`channel_intervals`) and computes talk time and share, floor turns, turn
 changes, backchannels, interruptions, overlaps, response latencies and quick responses, silences and the
 longest monologue.

@@ -8,7 +8,7 @@ when no one has spoken). Fragments and backchannels count like any other speech 
 
 :func:`talk_time` computes it for a set of turns; :class:`TalkTime` keeps it up to date turn by turn
 (the live pipeline, which sees one closed turn at a time over hours). The reference computation of
-docs/cues.md (``analysis/cue_reference.py``) and the generator's truth (``audio/synth.py``) keep their
+docs/cues.md (``analysis/cue_reference.py``) and the generator's truth (``app/synth.py``) keep their
 own arithmetic on purpose: they are the independent truth these figures are checked against.
 """
 

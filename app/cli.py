@@ -197,7 +197,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from audio.synth import demo_script, render
+    from app.synth import demo_script, render
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

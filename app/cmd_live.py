@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from analysis.session_state import SessionState
-from audio.recorder import MAX_PEOPLE
+from app.recorder import MAX_PEOPLE
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _list_devices() -> int:
 def _mention_interrupted(*roots: Path) -> None:
     """Point at sessions a crash left behind (in the --out parent folder and Attune's sessions folder).
     A folder that cannot be looked in is a warning, and the session goes on."""
-    from audio.recorder import find_interrupted
+    from app.recorder import find_interrupted
 
     try:
         from app.settings import sessions_dir
@@ -201,7 +201,7 @@ def run_live(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    from audio.recorder import find_interrupted, is_interrupted, read_session, recover
+    from app.recorder import find_interrupted, is_interrupted, read_session, recover
 
     if args.root:
         root = Path(args.root)

@@ -23,6 +23,7 @@ from typing import Any
 from analysis.live import LiveOptions, LivePipeline
 from analysis.session_state import SessionState
 from analysis.timeline import Timeline
+from app.recorder import AUDIO_NAME, people_in_room, read_session, stored_people_count
 from app.session_runner import (  # noqa: F401  (re-exported for the benchmarks)
     SessionRunner,
     SessionStats,
@@ -30,7 +31,6 @@ from app.session_runner import (  # noqa: F401  (re-exported for the benchmarks)
     recording_reader,
     rss_mb,
 )
-from audio.recorder import AUDIO_NAME, people_in_room, read_session, stored_people_count
 from audio.sources import AudioSource
 
 log = logging.getLogger(__name__)

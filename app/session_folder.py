@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.recorder import TIMELINE_NAME
 from app.settings import sessions_dir
-from audio.recorder import TIMELINE_NAME
 
 
 def new_session_dir() -> Path:

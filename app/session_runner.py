@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from analysis.session_state import SessionState
+from app.recorder import AUDIO_NAME, TIMELINE_NAME, Recorder, people_in_room
 from app.session_stats import SessionStats, peak_rss_mb, recording_reader, rss_mb
 from audio import SAMPLE_RATE
-from audio.recorder import AUDIO_NAME, TIMELINE_NAME, Recorder, people_in_room
 from audio.sources import AudioBlock, AudioSource, DeviceError, level_dbfs
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class SessionConfig:
     num_speakers: people in the room (therapist included) as the clinician said; the live diarizer
         never finds more voices than this. None: "not sure" (automatic).
     people_choice: the dialog's answer behind it ("individual", "couple", "family", "not_sure"; see
-        ``audio.recorder.PEOPLE_CHOICES``), kept in session.json; None: named from ``num_speakers``.
+        ``app.recorder.PEOPLE_CHOICES``), kept in session.json; None: named from ``num_speakers``.
     requested_at: ``time.monotonic()`` when "Start session" was pressed (the machine's monotonic clock,
         the same in every process), for ``open_delay_s`` in session.json's stats; None: when the
         runner starts.

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from app.recorder import WAV_HEADER_BYTES
 from audio import SAMPLE_RATE
-from audio.recorder import WAV_HEADER_BYTES
 
 
 def recording_reader(path: Path) -> Callable[[float, float], np.ndarray]:

@@ -701,7 +701,7 @@ class Store:
 
     def unsealed_sessions(self) -> list[str]:
         """Sessions with a stream a crash left open (the caller checks the recording process is gone,
-        e.g. with session.json's pid/host as audio/recorder.py does, before recovering them)."""
+        e.g. with session.json's pid/host as app/recorder.py does, before recovering them)."""
         out = []
         for sid in self.session_ids():
             with contextlib.suppress(CryptoError, SessionKeyError, OSError):

@@ -7,7 +7,7 @@ utterance at a time (mostly 1-5 s), so most of each call is spent on padding. Th
 window, the word error rate and the mean recogniser time per utterance over:
 
 - the shared pyannote sample, cut at its reference STM segments (each with 0.2 s either side);
-- ``--dialogues`` generated espeak-ng dialogues (``audio.synth.random_script``), cut at their true
+- ``--dialogues`` generated espeak-ng dialogues (``app.synth.random_script``), cut at their true
   utterances (espeak voices are hard for tiny.en: their WER is high for every window);
 - how many of the dialogues' true questions ("?") come out ending with "?" (the question cue).
 
@@ -36,8 +36,8 @@ EDGE_S = 0.2  # seconds of audio kept either side of a reference segment
 
 def items(n_dialogues: int) -> list[tuple[str, object, str]]:
     """(group, audio, reference text) per utterance."""
+    from app.synth import random_script, render
     from audio.decode import load
-    from audio.synth import random_script, render
 
     out = []
     sample = SHARED / "pyannote_sample"

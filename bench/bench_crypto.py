@@ -84,7 +84,7 @@ def bench_live(store: Store, minutes: float) -> dict[str, float]:
     enc_cpu, enc_wall = time.process_time() - cpu0, time.perf_counter() - wall0
     fsyncs = audio.stream.fsyncs
 
-    # plain, as audio/recorder.py writes today: int16 with os.write, a JSON line per event, fsync each second
+    # plain, as app/recorder.py writes today: int16 with os.write, a JSON line per event, fsync each second
     import json
 
     d = Path(tempfile.mkdtemp(prefix="attune-bench-plain-"))

@@ -6,7 +6,7 @@ Cost: the demo dialogue's turns and words are repeated to one hour and run throu
 without tone, with tone (Praat pitch on the audio), and as a live engine fed turn by turn (the cost of
 one snapshot at the end of the hour).
 
-Accuracy: generated dialogues (``audio/synth.py``) scored against their exact truth, with the turns
+Accuracy: generated dialogues (``app/synth.py``) scored against their exact truth, with the turns
 and words from the truth; with ``--pipeline`` also with the words of the real transcription
 (``analyze_file``) on the truth turns, and with the pipeline's own turns when it finds >= 2 speakers;
 with ``--diarize`` the turns of ``analysis.diarization.diarize`` and the transcription's words.
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.cues import CueEngine, CueOptions, compute_cues  # noqa: E402
 from analysis.evaluation import EVENT_MATCH_S, match_events, precision_recall, speaker_map  # noqa: E402
 from analysis.timeline import Turn, Utterance, Word  # noqa: E402
-from audio.synth import Truth, demo_script, random_script, render  # noqa: E402
+from app.synth import Truth, demo_script, random_script, render  # noqa: E402
 
 HOUR_S = 3600.0
 

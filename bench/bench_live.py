@@ -15,7 +15,7 @@
    peak RSS at 10 min and at the end (flat: within 50 MB). Default 0.25 h; ``--hours 2`` for the full
    figure.
 
-Without ``--file`` a synthetic two-speaker dialogue (``audio.synth.demo_script``) is generated. The
+Without ``--file`` a synthetic two-speaker dialogue (``app.synth.demo_script``) is generated. The
 machine load (``/proc/loadavg``) is printed beside the figures: the machine is shared.
 """
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = None
     path = args.file
     if path is None:
-        from audio.synth import demo_script, render
+        from app.synth import demo_script, render
 
         path = Path(tempfile.gettempdir()) / "attune-bench-live" / "demo.wav"
         truth = render(demo_script(0), path)

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     wav = args.wav
     if not wav:
-        from audio.synth import demo_script, render
+        from app.synth import demo_script, render
 
         wav = str(Path(os.environ["ATTUNE_HOME"]) / "demo0.wav")
         render(demo_script(0), wav)

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.cues import compute_cues
     from analysis.timeline import Speaker, Timeline
     from app.review_session import open_review
-    from audio.synth import demo_script, render
+    from app.synth import demo_script, render
     from ui import theme as themes
     from ui.review_window import ReviewWindow
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.scripted_diarizer import ScriptedDiarizer
     from app.qt_worker import SessionConfig, SessionController
     from app.settings import Settings
-    from audio.synth import demo_script, render
+    from app.synth import demo_script, render
     from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["attune"])

@@ -25,9 +25,9 @@ def shared_audio() -> Path:
 
 @pytest.fixture(scope="session")
 def dialogue(tmp_path_factory):
-    """The demo counselling dialogue (``audio.synth.demo_script(0)``, 84 s, two voices) rendered once for
+    """The demo counselling dialogue (``app.synth.demo_script(0)``, 84 s, two voices) rendered once for
     the whole run: (wav path, truth). Tests only read it."""
-    from audio.synth import demo_script, render
+    from app.synth import demo_script, render
 
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is not installed: ./setup.sh installs it")

@@ -2,7 +2,7 @@
 
 The truth is what was rendered: each voice's speech intervals measured on its own track, and the cues
 of those intervals by the reference computation of docs/cues.md (``analysis/cue_reference.py``), which
-shares no code or threshold object with the engine (``audio/synth.py``). Three levels: truth turns alone
+shares no code or threshold object with the engine (``app/synth.py``). Three levels: truth turns alone
 (does the engine compute the documented definitions?); truth turns with the real transcription
 (analyze_file's words); and the real pipeline's own turns (audio -> VAD -> diarization -> transcription
 -> cues; a timeline with fewer than two speakers is a diarization failure and fails the test).
@@ -18,7 +18,7 @@ import soundfile as sf
 from analysis.cues import CueOptions, compute_cues
 from analysis.evaluation import EVENT_MATCH_S, match_events, precision_recall, speaker_map
 from analysis.timeline import Turn
-from audio.synth import demo_script, random_script, render
+from app.synth import demo_script, random_script, render
 
 # espeak-ng comes with ./setup.sh; without it the rendering fails (a skip would hide it)
 

@@ -79,9 +79,9 @@ def voiceprints(shared_audio):
     import torch
 
     from analysis.enrollment import voiceprint
+    from app.synth import speak
+    from app.synth_scripts import REFLECTIONS, STATEMENTS, THERAPIST
     from audio.decode import load
-    from audio.synth import speak
-    from audio.synth_scripts import REFLECTIONS, STATEMENTS, THERAPIST
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -17,7 +17,7 @@ CLIENT_B = ("en-029+grandma", 55, 160)
 
 def _dialogue(tmp_dir, name, seed, therapist_id, client_voice):
     """A random dialogue re-voiced: the therapist voice speaks as ``therapist_id``."""
-    from audio.synth import Voice, random_script, render
+    from app.synth import Voice, random_script, render
 
     base = random_script(seed, n_lines=10)
     other = "S2" if therapist_id == "S1" else "S1"

@@ -18,7 +18,7 @@ from analysis.session_state import SessionState
 from analysis.timeline import SCHEMA, Timeline, Utterance
 from analysis.vad import frame_accuracy
 from app.live_session import LiveSession
-from audio.recorder import read_events, read_session
+from app.recorder import read_events, read_session
 from audio.sources import FileSource
 
 # Word error rate (substitutions, deletions and insertions; analysis.evaluation.wer) of the live transcript

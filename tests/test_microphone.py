@@ -207,7 +207,7 @@ CUT_S = 11.65  # the demo dialogue's first three turns: therapist, client, thera
 @pytest.fixture(scope="module")
 def short_dialogue(tmp_path_factory):
     """The first three turns of the demo dialogue as 16-bit WAV, and their true turns."""
-    from audio.synth import demo_script, render
+    from app.synth import demo_script, render
 
     d = tmp_path_factory.mktemp("dialogue")
     truth = render(demo_script(0), d / "demo0.wav")

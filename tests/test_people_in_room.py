@@ -22,9 +22,9 @@ from PySide6.QtCore import Qt
 import analysis.streaming_diarization as streaming
 from analysis.scripted_diarizer import ScriptedDiarizer
 from app.qt_worker import SessionController
+from app.recorder import Recorder, people_in_room, read_session, recover, stored_people_count
 from app.session_runner import SessionConfig, drive_session, make_pipeline, make_source
 from app.settings import load_settings, save_settings
-from audio.recorder import Recorder, people_in_room, read_session, recover, stored_people_count
 from ui.start_dialog import StartDialog
 
 

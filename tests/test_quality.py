@@ -34,6 +34,26 @@ def test_core_packages_never_import_qt_or_upper_layers(package):
     assert not offenders, offenders
 
 
+
+def test_audio_is_capture_and_decoding_only():
+    """Imports flow ui -> app -> analysis, audio: ``audio/`` (capture, decoding) never imports
+    ``analysis/`` or ``app/``, even lazily inside a function (the recorder and the test-data generator
+    live in ``app/``)."""
+    offenders = [f"{path.relative_to(ROOT)} imports {name}"
+                 for path in sorted((ROOT / "audio").rglob("*.py"))
+                 for name in imported_modules(path) if name.split(".")[0] in ("analysis", "app", "ui")]
+    assert not offenders, offenders
+
+
+def test_ui_reaches_sessions_only_through_the_app_layer():
+    """No UI module knows how a session is stored: it names no recorder file or WAV header size and
+    opens no store file itself (``app/`` does)."""
+    names = ("AUDIO_NAME", "EVENTS_NAME", "SESSION_NAME", "WAV_HEADER_BYTES", "audio.wav", "events.jsonl",
+             "audio.stream", "events.stream", "session.enc", "session.key")
+    offenders = [f"{path.relative_to(ROOT)} names {n}" for path in sorted((ROOT / "ui").rglob("*.py"))
+                 for n in names if n in path.read_text(encoding="utf-8")]
+    assert not offenders, offenders
+
 def test_app_never_imports_ui_at_module_level_except_gui_entry():
     for path in sorted((ROOT / "app").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))

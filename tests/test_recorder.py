@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from analysis.timeline import Event, Timeline, Turn, Utterance, Word
-from audio.recorder import (
+from app.recorder import (
     AUDIO_NAME,
     EVENTS_NAME,
     TIMELINE_NAME,

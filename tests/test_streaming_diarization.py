@@ -36,8 +36,8 @@ def setup(tmp_path_factory, shared_audio):
     from analysis.diarization import diarize
     from analysis.streaming_diarization import StreamingDiarizer
     from analysis.timeline import read_rttm
+    from app.synth import random_script, render
     from audio.decode import load
-    from audio.synth import random_script, render
 
     tmp = tmp_path_factory.mktemp("stream")
     truth = render(random_script(3, n_lines=10), tmp / "dialogue.wav")
@@ -144,8 +144,8 @@ def room(tmp_path_factory, shared_audio):
 
     from analysis.evaluation import dev_set, load_file
     from analysis.streaming_diarization import StreamingOptions, diarize_stream
+    from app.synth import random_script, render
     from audio.decode import load
-    from audio.synth import random_script, render
 
     tmp = tmp_path_factory.mktemp("room")
     render(random_script(7, n_speakers=3, n_lines=12), tmp / "three.wav")

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from analysis.timeline import read_rttm
-from audio.synth import (
+from app.synth import (
     CUT_AFTER_S,
     SAMPLE_RATE,
     Line,
@@ -204,7 +204,7 @@ def test_existing_scripts_keep_their_voices():
 def test_voice_bank_is_large_new_and_known_to_espeak():
     import subprocess
 
-    from audio.voices import ESPEAK_BASES, PITCH_RANGE, WPM_RANGE, draw_voices, used_voices, voice_bank
+    from app.voices import ESPEAK_BASES, PITCH_RANGE, WPM_RANGE, draw_voices, used_voices, voice_bank
 
     bank = voice_bank()
     assert len(bank) >= 200 and len({v.spec for v in bank}) == len(bank)
@@ -241,7 +241,7 @@ def _median_f0(x: np.ndarray) -> float:
 
 
 def test_close_pairs_are_close():
-    from audio.voices import CLOSE_PITCH, CLOSE_WPM_MAX, bank_voice, draw_voices, is_close
+    from app.voices import CLOSE_PITCH, CLOSE_WPM_MAX, bank_voice, draw_voices, is_close
 
     for seed in range(40):
         for kw in ({"sex": "m"}, {"sex": "f"}, {"piper": True}):
@@ -286,8 +286,8 @@ PIPER_SCRIPT = Script(PIPER_VOICES, (
 def test_piper_voice_renders_offline(no_network, tmp_path, monkeypatch):
     import os
 
-    import audio.synth as synth
-    import audio.voices as voices
+    import app.synth as synth
+    import app.voices as voices
 
     text = "What would a good week look like for you?"
     # the first line really loads the model and synthesises (no cache) with sockets blocked
@@ -334,8 +334,8 @@ def test_piper_voice_renders_offline(no_network, tmp_path, monkeypatch):
 
 RENDER_IN_A_NEW_PROCESS = """
 import sys
-from audio.synth import Voice, random_script, render, speak
-from audio.voices import draw_voices
+from app.synth import Voice, random_script, render, speak
+from app.voices import draw_voices
 if sys.argv[2] == "after-other-lines":  # Piper's noise generator has moved on: the result must not change
     speak(Voice("S9", "piper:joe+lively", 45, 150), "Something else entirely, first.")
 render(random_script(7, n_lines=4, voices=draw_voices(7, 2, piper=True)), sys.argv[1])
@@ -348,7 +348,7 @@ def test_renders_are_deterministic(tmp_path):
     import subprocess
     import sys
 
-    from audio.synth_scripts import heldout_scripts
+    from app.synth_scripts import heldout_scripts
 
     assert heldout_scripts(2, seed=7) == heldout_scripts(2, seed=7)
     assert [s for _, s, _ in heldout_scripts(2, seed=7)] != [s for _, s, _ in heldout_scripts(2, seed=8)]
@@ -365,8 +365,8 @@ def test_renders_are_deterministic(tmp_path):
 
 
 def test_heldout_set(tmp_path_factory):
-    from audio.synth_scripts import heldout_scripts
-    from audio.voices import is_close, used_voices
+    from app.synth_scripts import heldout_scripts
+    from app.voices import is_close, used_voices
 
     plan = heldout_scripts()  # the default set: 6 two-person, one 3- and one 4-person dialogue
     pairs = [s for _, s, _ in plan if len(s.voices) == 2]

@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QSpinBox
 
 from analysis.timeline import Turn
-from audio.synth import demo_script, render
+from app.synth import demo_script, render
 from tests.ui_session import scripted_controller, start_through_dialog, voices_state
 from ui import theme as themes
 from ui.main_window import MainWindow

@@ -1,7 +1,7 @@
 """The start page offers to recover a session that a crash left behind (issue 5, "Nothing lost").
 
 The interrupted session is made the real way: a child process records with
-:class:`audio.recorder.Recorder` and is killed with SIGKILL before it can close anything. No test
+:class:`app.recorder.Recorder` and is killed with SIGKILL before it can close anything. No test
 sleeps: they wait for the bar's signals.
 """
 
@@ -20,8 +20,8 @@ from PySide6.QtCore import Qt
 
 from analysis.timeline import Timeline
 from app.qt_worker import SessionController
+from app.recorder import AUDIO_NAME, TIMELINE_NAME, find_interrupted, is_interrupted, read_session
 from app.settings import sessions_dir
-from audio.recorder import AUDIO_NAME, TIMELINE_NAME, find_interrupted, is_interrupted, read_session
 from ui.main_window import MainWindow
 from ui.recovery_bar import format_duration
 
@@ -33,7 +33,7 @@ CRASHING_CHILD = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np
     from analysis.timeline import Turn
-    from audio.recorder import Recorder
+    from app.recorder import Recorder
     rec = Recorder({out!r}, keep_audio={keep_audio!r})
     rng = np.random.default_rng(0)
     for _ in range(int({seconds!r} * 10)):  # 100-ms blocks, as the live source delivers them

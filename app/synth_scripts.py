@@ -1,6 +1,6 @@
-"""Scripts for :mod:`audio.synth`: the demo counselling dialogue, random dialogues and the held-out set.
+"""Scripts for :mod:`app.synth`: the demo counselling dialogue, random dialogues and the held-out set.
 
-Kept apart from the renderer so that both stay short. Import the functions from :mod:`audio.synth`.
+Kept apart from the renderer so that both stay short. Import the functions from :mod:`app.synth`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from audio.synth import Line, Script, Voice
+from app.synth import Line, Script, Voice
 
 # Voices are chosen so that a speaker-embedding model tells them apart: with the CAM++ embeddings of
 # analysis/diarization.py, en-us / en-us+belinda / en-029+grandma have cosine similarities of 0.14-0.26,
@@ -129,7 +129,7 @@ def random_script(seed: int, n_speakers: int = 2, n_lines: int = 18, p_interrupt
     interruption of the previous speaker, a backchannel is dropped into the previous turn, the gap is a
     silence of 3.5-5 s, or a quick response (gap 0-0.15 s or a 0.05-0.1 s overlap). At most one of
     these per turn, and no backchannel in a turn that is then interrupted. ``voices`` (e.g. from
-    :func:`audio.voices.draw_voices`) replaces the voices drawn from :data:`VOICE_POOL` and sets
+    :func:`app.voices.draw_voices`) replaces the voices drawn from :data:`VOICE_POOL` and sets
     ``n_speakers``.
     """
     if voices is not None:
@@ -190,12 +190,12 @@ class HeldoutDialogue(NamedTuple):
     wav: Path
     rttm: Path
     n_speakers: int
-    voices: str  # a short description of the voices (see audio.voices.describe)
+    voices: str  # a short description of the voices (see app.voices.describe)
 
 
 def heldout_scripts(n: int = 6, seed: int = 1000) -> list[tuple[str, Script, str]]:
     """``(name, script, voice description)`` of the held-out set (see :func:`heldout_dialogues`)."""
-    from audio.voices import describe, draw_voices
+    from app.voices import describe, draw_voices
 
     plans = [(seed + i, 2, *HELDOUT_PLAN[i % len(HELDOUT_PLAN)]) for i in range(n)]
     plans += [(seed + HELDOUT_GROUP_SEED, 3, True, False, None),
@@ -217,7 +217,7 @@ def heldout_dialogues(out_dir: str | os.PathLike, n: int = 6, seed: int = 1000) 
     """Render the held-out set into ``out_dir``: ``n`` two-person counselling dialogues (therapist S1,
     client S2), then one 3-person and one 4-person dialogue (S1 therapist, the others clients).
 
-    All voices come from the bank of :mod:`audio.voices`, none of them a voice of the other scripts.
+    All voices come from the bank of :mod:`app.voices`, none of them a voice of the other scripts.
     Two-person dialogues cycle through :data:`HELDOUT_PLAN`: a close male pair, a close pair of the
     Piper voice and a male en-us espeak voice, a free pair, a close female pair, the Piper voice with a
     free partner, a free pair; the 3-person dialogue has a close pair (S1/S2), the 4-person one the
@@ -226,7 +226,7 @@ def heldout_dialogues(out_dir: str | os.PathLike, n: int = 6, seed: int = 1000) 
     rendering is deterministic and cached (a dialogue already in ``out_dir`` is not rendered again).
     Names are ``heldout<seed>-<k>spk[-close][-piper]``.
     """
-    from audio.synth import render
+    from app.synth import render
 
     out_dir = Path(out_dir)
     result = []
