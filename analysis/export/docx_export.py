@@ -1,0 +1,54 @@
+"""DOCX transcript (``python-docx``) for people who correct in Word: the session's facts, then a table
+of time, speaker and text, then the notes and bookmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.export.common import clock, out_files, prepare, spoken_lines
+from analysis.timeline import Timeline
+
+
+def write_docx(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, notes=None,
+               words: bool = True, title: str | None = None, **_: object) -> list[Path]:
+    from docx import Document
+    from docx.shared import Pt
+
+    p = prepare(tl, notes, deidentify=deidentify, words=words)
+    t = p.timeline
+    doc = Document()
+    doc.styles["Normal"].font.name = "Calibri"
+    doc.styles["Normal"].font.size = Pt(10.5)
+    doc.core_properties.author = "Attune"
+    doc.core_properties.title = "Session transcript"
+    doc.add_heading(title if title and not deidentify else "Session transcript", level=1)
+    people = ", ".join(f"{p.name(s.id)}" + (f" ({s.role})" if s.role and not deidentify else "")
+                       for s in t.speakers)
+    facts = doc.add_paragraph()
+    facts.add_run("Length ").bold = True
+    facts.add_run(clock(t.duration))
+    facts.add_run("    Speakers ").bold = True
+    facts.add_run(people or "none")
+    if deidentify:
+        doc.add_paragraph("De-identified: speakers by role; names, places, dates and numbers replaced "
+                          "by [NAME], [DATE], [NUMBER].").italic = True
+    lines = spoken_lines(p)
+    table = doc.add_table(rows=1, cols=3)
+    table.style = "Light Grid Accent 1"
+    hdr = table.rows[0].cells
+    for cell, text in zip(hdr, ("Time", "Speaker", "Text" if t.utterances else "Turn"), strict=True):
+        cell.text = text
+    for sp, s, e, text in lines:
+        row = table.add_row().cells
+        row[0].text = f"{clock(s, ms=True)} – {clock(e, ms=True)}"
+        row[1].text = p.name(sp)
+        row[2].text = text if t.utterances else ""
+    if p.notes:
+        doc.add_heading("Notes and bookmarks", level=2)
+        for b in p.notes:
+            para = doc.add_paragraph(style="List Bullet")
+            para.add_run(clock(b.t) + "  ").bold = True
+            para.add_run(b.text or b.kind)
+    path = out_files(out_path, ".docx")
+    doc.save(str(path))
+    return [path]
