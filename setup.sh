@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(libportaudio2 espeak-ng libsndfile1 libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0
               libfontconfig1 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
               pulseaudio pulseaudio-utils libasound2-plugins xvfb
-              libpango-1.0-0 libpangoft2-1.0-0)
+              libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -39,7 +39,7 @@ class ExportSource:
 def load_for_export(path: str | os.PathLike) -> ExportSource:
     """A session folder or a timeline file, with the review's corrections, names and notes applied.
     Raises :class:`ExportInputError` (one line) for anything else."""
-    from app.review_session import TIMELINE_SUFFIX, ReviewError, open_review
+    from app.review_session import ReviewError, open_review
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -49,14 +49,26 @@ def load_for_export(path: str | os.PathLike) -> ExportSource:
                                "run 'attune analyze' on it first)")
     try:
         session = open_review(p)
-        tl = session.timeline()
+        return source_from_review(session)
     except ReviewError as exc:
         raise ExportInputError(str(exc)) from None
+
+
+def source_from_review(session) -> ExportSource:
+    """The session open in the review window (``app.review_session.ReviewSession``) as an export source:
+    its corrected timeline and its notes as they are now."""
+    from app.review_session import TIMELINE_SUFFIX, ReviewError
+
+    if session.needs_analysis:
+        raise ReviewError("the recording has not been analysed yet")
+    p = Path(session.source)
     if p.is_dir():
         name = p.name
+    elif p.name.endswith(TIMELINE_SUFFIX):
+        name = p.name[: -len(TIMELINE_SUFFIX)]
     else:
-        name = p.name[: -len(TIMELINE_SUFFIX)] if p.name.endswith(TIMELINE_SUFFIX) else p.stem
-    return ExportSource(name=name or "session", timeline=tl, notes=list(session.notes),
+        name = p.stem
+    return ExportSource(name=name or "session", timeline=session.timeline(), notes=list(session.notes),
                         audio_path=session.audio_path, corrections=len(session.corrections.ops))
 
 

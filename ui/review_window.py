@@ -9,7 +9,8 @@ a 0700 temporary folder deleted when the window closes) that the player seeks ex
 
 Keys: Space play/pause, Left/Right -/+5 s, +/- zoom, F follow the playhead, B bookmark at the playhead,
 N note at the playhead, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+F search, [ / ] previous/next
-marker of the chosen kind, R replay the current turn. Nothing here logs transcript text.
+marker of the chosen kind, R replay the current turn, Ctrl+E export (ui/export_dialog.py). Nothing here
+logs transcript text.
 """
 
 from __future__ import annotations
@@ -139,13 +140,16 @@ class ReviewWindow(QMainWindow):
         self.undo_btn.clicked.connect(self.undo)
         self.redo_btn = QPushButton("Redo")
         self.redo_btn.clicked.connect(self.redo)
+        self.export_btn = QPushButton("Export...")
+        self.export_btn.setToolTip("Export the session: report, transcript, subtitles, Praat, ELAN... (Ctrl+E)")
+        self.export_btn.clicked.connect(lambda: self.open_export())
         for w in (self.play_btn, back, fwd, self.time_label, self.speed, self.follow):
             bar.addWidget(w)
         bar.addSpacing(16)
         for w in (QLabel("Jump to"), self.marker_kind, prev_m, next_m):
             bar.addWidget(w)
         bar.addStretch(1)
-        for w in (zoom_out, zoom_in, self.undo_btn, self.redo_btn):
+        for w in (zoom_out, zoom_in, self.undo_btn, self.redo_btn, self.export_btn):
             bar.addWidget(w)
         v.addLayout(bar)
 
@@ -263,7 +267,8 @@ class ReviewWindow(QMainWindow):
             sc.activated.connect(fn)
         for seq, fn in ((QKeySequence.StandardKey.Undo, self.undo), (QKeySequence.StandardKey.Redo, self.redo),
                         (QKeySequence("Ctrl+Shift+Z"), self.redo), (QKeySequence.StandardKey.Find,
-                                                                      self.search.setFocus)):
+                                                                      self.search.setFocus),
+                        (QKeySequence("Ctrl+E"), lambda: self.open_export())):
             sc = QShortcut(QKeySequence(seq), self)
             sc.activated.connect(fn)
 
@@ -595,6 +600,21 @@ class ReviewWindow(QMainWindow):
             self._reassign_menu(turn, self.transcript.viewport().mapToGlobal(pos))
 
     # -- closing -------------------------------------------------------------------------------
+    def open_export(self, out_dir=None, open_folder=None, modal: bool = True):
+        """The Export dialog on the session as corrected now, with its notes (issue 15); returned (shown
+        modeless with ``modal=False``, for tests)."""
+        from app.cmd_export import source_from_review
+        from ui.export_dialog import ExportDialog
+
+        if self.session.needs_analysis:
+            return None
+        dlg = ExportDialog(source_from_review(self.session), self, out_dir=out_dir, open_folder=open_folder)
+        if modal:
+            dlg.exec()
+        else:
+            dlg.show()
+        return dlg
+
     def shutdown(self) -> None:
         """Cancel the jobs, stop playback, delete the decoded audio. A job that does not reach its next
         checkpoint within STOP_WAIT_MS (an analysis loading its models) is left to end on its own:

@@ -1,6 +1,6 @@
 """ELAN ``.eaf`` via ``pympi-ling``: a tier per speaker (utterances, or turns without words), an events
 tier, a bookmarks tier (notes at their moment, 0.5 s long: ELAN has no point annotations) and the
-audio linked as the media file. ELAN tiers hold no overlapping annotations: overlaps go to a second
+audio linked as the media file (not when de-identified). ELAN tiers hold no overlapping annotations: overlaps go to a second
 tier ("Client (2)")."""
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def write_eaf(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, n
     path = out_files(out_path, ".eaf")
     eaf = pympi.Elan.Eaf(author="Attune")
     eaf.remove_tier("default")
-    if audio_path is not None:
+    if audio_path is not None and not deidentify:  # de-identified: no file name (and no audio exported)
         media = Path(audio_path)
-        # de-identified: only the file's name, relative to the export, never the folder it came from
-        url = media.name if deidentify else media.resolve().as_uri()
-        eaf.add_linked_file(url, relpath=media.name, mimetype="audio/x-wav")
+        # ELAN tries the absolute address, then the relative one: the WAV an export writes beside this file
+        eaf.add_linked_file(media.resolve().as_uri(), relpath="./" + path.name[: -len(".eaf")] + ".wav",
+                            mimetype="audio/x-wav")
 
     def tier(name: str, items) -> None:
         rows = pack_intervals([(_ms(s), _ms(e), v) for s, e, v in items]) or [[]]
