@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import statistics
 
 from analysis.export.common import Prepared
 
@@ -26,7 +27,14 @@ def speaker_colours(p: Prepared) -> dict[str, str]:
     return {s.id: PALETTE[i % len(PALETTE)] for i, s in enumerate(p.timeline.speakers)}
 
 
+RC = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "svg.hashsalt": "attune"}
+RASTER_DPI = 200  # the resolution of the rasterized bars and marks inside the SVG (print quality)
+
+
 def _figure(height: float):
+    """A figure whose SVG keeps text as text and draws its many bars and marks as one embedded image
+    each (``rasterized``): a 90-minute session's thousand turns stay a few SVG elements, quick to
+    draw in the browser and in the PDF."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(WIDTH_IN, height), dpi=100)
@@ -53,20 +61,23 @@ def _svg(fig) -> str:
 
     FigureCanvasSVG(fig)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(buf, format="svg", bbox_inches="tight", dpi=RASTER_DPI, metadata={"Date": None, "Creator": None})
     return buf.getvalue()
 
 
 def time_axis(ax, duration: float) -> None:
     """Minutes on the x axis (m:ss for sessions under 3 minutes)."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     ax.set_xlim(0, max(duration, 1.0))
     if duration < 180:
+        step = next(x for x in (5, 10, 15, 30, 60) if duration / x <= 12)
+        ax.xaxis.set_major_locator(MultipleLocator(step))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{int(x) // 60}:{int(x) % 60:02d}"))
         ax.set_xlabel("time (m:ss)", fontsize=8)
     else:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 5, 10]))
+        step = next((x for x in (1, 2, 5, 10, 15, 30, 60, 120) if duration / (60 * x) <= 12), 240)
+        ax.xaxis.set_major_locator(MultipleLocator(60 * step))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x / 60:.0f}"))
         ax.set_xlabel("time (minutes)", fontsize=8)
 
@@ -156,18 +167,19 @@ def speaking_timeline(p: Prepared) -> str | None:
     for i, s in enumerate(speakers):
         y = len(speakers) - i
         spans = [(tr.start, tr.end - tr.start) for tr in t.turns if tr.speaker == s.id and tr.end > tr.start]
-        ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=col[s.id])
+        ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=col[s.id], rasterized=len(spans) > 60)
         labels.append((y, p.name(s.id)))
     kinds = [k for k in EVENT_STYLE if any(e.kind == k for e in t.events)]
     for e in t.events:
         if e.kind == "silence":
-            ax.axvspan(e.start, e.end, color="#7f8c8d", alpha=0.12, lw=0)
+            ax.axvspan(e.start, e.end, color="#7f8c8d", alpha=0.12, lw=0, rasterized=len(t.events) > 60)
     for k in kinds:
         if k == "silence":
             continue
         label, c, mk = EVENT_STYLE[k]
         xs = [e.start for e in t.events if e.kind == k]
-        ax.plot(xs, [0.15] * len(xs), linestyle="none", marker=mk, color=c, markersize=6, label=label)
+        ax.plot(xs, [0.15] * len(xs), linestyle="none", marker=mk, color=c, markersize=6, label=label,
+                rasterized=len(xs) > 60)
     for b in p.notes:
         ax.axvline(b.t, color="#111111", linewidth=0.7, linestyle=":")
     labels.append((0.15, "cue events"))
@@ -192,7 +204,8 @@ def speaking_timeline(p: Prepared) -> str | None:
 
 
 def pace_and_pitch(p: Prepared) -> str | None:
-    """Per floor turn: words per minute, and median pitch (semitones re 100 Hz), each speaker a line."""
+    """Per floor turn (in a long session, the median over each few minutes): words per minute, and median
+    pitch (semitones re 100 Hz), each speaker a line."""
     rows = list(p.timeline.metrics.session.get("turn_cues") or [])
     has_wpm = any(r.get("wpm") is not None for r in rows)
     has_pitch = any(r.get("pitch_median_st") is not None for r in rows)
@@ -203,14 +216,21 @@ def pace_and_pitch(p: Prepared) -> str | None:
     fig = _figure(1.8 * len(panels) + 0.3)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     ylabels = {"wpm": "pace (words/min)", "pitch_median_st": "pitch (st re 100 Hz)"}
+    binned = len(rows) > 80  # a long session: the median of each few minutes, not every turn
+    w = _bin_width(p.timeline.duration)
     for ax, key in zip(axes, panels, strict=True):
         for s in p.timeline.speakers:
             pts = [((r["start"] + r["end"]) / 2, r[key]) for r in rows
                    if r.get("speaker") == s.id and r.get(key) is not None]
+            if pts and binned:
+                groups: dict[int, list[float]] = {}
+                for x, y in pts:
+                    groups.setdefault(int(x // w), []).append(y)
+                pts = [((i + 0.5) * w, float(statistics.median(v))) for i, v in sorted(groups.items())]
             if pts:
                 xs, ys = zip(*pts, strict=True)
                 ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.1, color=col.get(s.id, "#555"),
-                        label=p.name(s.id))
+                        label=p.name(s.id), rasterized=len(xs) > 60)
         ax.set_ylabel(ylabels[key], fontsize=8)
         _style(ax)
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
@@ -234,9 +254,10 @@ def events_over_time(p: Prepared) -> str | None:
         ev = [e for e in t.events if e.kind == k]
         if k == "silence":
             ax.broken_barh([(e.start, max(e.end - e.start, t.duration / 800)) for e in ev], (y - 0.25, 0.5),
-                           facecolors=c)
+                           facecolors=c, rasterized=len(ev) > 60)
         else:
-            ax.plot([e.start for e in ev], [y] * len(ev), linestyle="none", marker=mk, color=c, markersize=7)
+            ax.plot([e.start for e in ev], [y] * len(ev), linestyle="none", marker=mk, color=c, markersize=7,
+                    rasterized=len(ev) > 60)
         ax.text(1.005, y, f" {len(ev)}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
     ax.set_yticks([len(kinds) - i for i in range(len(kinds))], [EVENT_STYLE[k][0] for k in kinds], fontsize=8)
     ax.set_ylim(0.4, len(kinds) + 0.6)
@@ -252,3 +273,11 @@ CHARTS = (
     ("pace_pitch", "Pace and pitch over time", pace_and_pitch),
     ("events", "Interruptions, overlaps and silences", events_over_time),
 )
+
+
+def draw(fn, p: Prepared) -> str | None:
+    """One chart of :data:`CHARTS` as SVG text, in the report's style (text kept as text)."""
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        return fn(p)

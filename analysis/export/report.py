@@ -121,8 +121,8 @@ CHART_NOTES = {
                       "silence (and the overlap of both speaking).",
     "timeline": "A lane per person, one bar per turn; cue events below; grey bands are silences of 3 s or "
                 "more, dotted lines the bookmarks and notes.",
-    "pace_pitch": "One point per floor turn. Pace needs a transcript; pitch is in semitones above 100 Hz "
-                  "(12 st = 200 Hz).",
+    "pace_pitch": "Each point is one floor turn (in a long session, the median of the turns in a few minutes). "
+                  "Pace needs a transcript; pitch is in semitones above 100 Hz (12 st = 200 Hz).",
     "events": "Each mark is one event, at its start; the number at the right counts them.",
 }
 
@@ -156,7 +156,7 @@ def report_context(p: Prepared, *, title: str | None, include_transcript: bool,
                      "labels": [lbl for lbl, _f in figs], "rows": rows})
     chart_list = []
     for key, heading, fn in charts.CHARTS:
-        svg = fn(p)
+        svg = charts.draw(fn, p)
         if svg:
             chart_list.append({"key": key, "title": heading, "src": _data_uri(svg), "note": CHART_NOTES.get(key, "")})
     transcript = [{"time": clock(st), "name": p.name(sp), "colour": col.get(sp, "#555"), "text": text}
@@ -212,8 +212,13 @@ TEMPLATE = r"""<!DOCTYPE html>
   .who { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -.05em; }
   .people { list-style: none; padding: 0; margin: .3em 0 0; display: flex; flex-wrap: wrap; gap: .3em 1.4em; }
   .role { color: #5a6472; }
-  .cue { border: 1px solid #e3e6ea; border-radius: 6px; padding: .7em .9em .3em; margin: .7em 0; break-inside: avoid; page-break-inside: avoid; }
-  .cue p { color: #333c48; }
+  .cue { border: 1px solid #e3e6ea; border-radius: 6px; padding: .6em .9em .2em; margin: .55em 0; break-inside: avoid; page-break-inside: avoid; }
+  .cue-body { margin: 0; }
+  .cue-body > tbody > tr > td, .cue-body > tr > td { border: none; padding: 0; }
+  .cue-body td.explain { width: 46%; padding-right: 1.2em; color: #333c48; font-size: .95em; }
+  .cue-body td.figs table { margin: 0 0 .4em; font-size: .92em; }
+  .cue-body td.figs th, .cue-body td.figs td { padding: .18em .45em; }
+  .cue-body td.name { white-space: nowrap; }
   .tag { display: inline-block; font-size: .78em; background: #e6eefb; color: #1f4f8f; border-radius: 9px; padding: .05em .6em; margin-left: .4em; vertical-align: .1em; }
   figure { margin: .6em 0 1.2em; break-inside: avoid; page-break-inside: avoid; }
   figure img { width: 100%; height: auto; display: block; }
@@ -251,11 +256,12 @@ TEMPLATE = r"""<!DOCTYPE html>
 <h2>The cues, and what they measure</h2>
 {% for c in cues %}<section class="cue">
 <h3>{{ c.name }}{% for t in c.themes %}<span class="tag">{{ t }}</span>{% endfor %}</h3>
-<p>{{ c.explain }}</p>
+<table class="cue-body"><tr><td class="explain">{{ c.explain }}</td><td class="figs">
 <table>
 <tr><th></th>{% for l in c.labels %}<th class="num">{{ l }}</th>{% endfor %}</tr>
-{% for r in c.rows %}<tr><td><span class="who" style="background: {{ r.colour }}"></span>{{ r.name }}</td>{% for v in r.cells %}<td class="num">{{ v }}</td>{% endfor %}</tr>
+{% for r in c.rows %}<tr><td class="name"><span class="who" style="background: {{ r.colour }}"></span>{{ r.name }}</td>{% for v in r.cells %}<td class="num">{{ v }}</td>{% endfor %}</tr>
 {% endfor %}</table>
+</td></tr></table>
 </section>
 {% endfor %}
 

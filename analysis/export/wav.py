@@ -32,7 +32,7 @@ def write_wav(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, n
                               format="WAV") as dst:
                 left = b - a
                 while left > 0:
-                    block = src.read(min(left, sr * 10), dtype="float32", always_2d=True)
+                    block = src.read(min(left, sr * 60), dtype="int16", always_2d=True)
                     if not len(block):
                         break
                     dst.write(block)

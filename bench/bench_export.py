@@ -1,0 +1,73 @@
+"""Export of a synthetic 90-minute session in every format: seconds per format and in all (issue 15,
+target: all formats under 5 s).
+
+The session is bench/bench_review.py's synthetic two-speaker timeline (turns of 1-25 s, an utterance with
+word timings per turn, the cue engine's events), 40 notes and bookmarks, and 90 minutes of 16 kHz mono
+audio (low noise) for the WAV. Each format is written once by :func:`analysis.export.export`, as
+``attune export`` does; the report's PDF reuses the HTML, as it does there. Prints one JSON object.
+
+    .venv/bin/python bench/bench_export.py [--minutes 90] [--transcript]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_review import synthetic_timeline  # noqa: E402
+from bench.common import loadavg  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=90.0)
+    ap.add_argument("--transcript", action="store_true", help="the transcript in the report too")
+    args = ap.parse_args(argv)
+
+    import soundfile as sf
+
+    from analysis.export import FORMATS, export
+
+    tl = synthetic_timeline(args.minutes)
+    notes = [{"t": float(t), "text": "" if i % 2 else f"note {i}", "kind": "bookmark" if i % 2 else "note"}
+             for i, t in enumerate(np.linspace(30, tl.duration - 30, 40))]
+    with tempfile.TemporaryDirectory(prefix="attune-bench-export-") as tmp:
+        wav = Path(tmp) / "audio.wav"
+        rng = np.random.default_rng(0)
+        with sf.SoundFile(str(wav), "w", samplerate=16000, channels=1, subtype="PCM_16") as f:
+            for _ in range(int(args.minutes * 6)):
+                f.write((rng.standard_normal(160000) * 0.01).astype(np.float32))
+        seconds = {}
+        html = None
+        t_all = time.perf_counter()
+        for fmt in FORMATS:
+            t0 = time.perf_counter()
+            extra = {"html": html} if fmt == "pdf" and html else {}
+            res = export(tl, Path(tmp) / "out" / "session", [fmt], notes=notes, audio_path=wav, title="bench",
+                         include_transcript=args.transcript, **extra)
+            seconds[fmt] = round(time.perf_counter() - t0, 3)
+            if isinstance(res[fmt], str):
+                raise SystemExit(f"{fmt}: {res[fmt]}")
+            if fmt == "html":
+                html = res[fmt][0].read_text(encoding="utf-8")
+        total = time.perf_counter() - t_all
+        sizes = {p.name: p.stat().st_size for p in (Path(tmp) / "out").iterdir()}
+    print(json.dumps({
+        "minutes": args.minutes, "turns": len(tl.turns), "utterances": len(tl.utterances), "events": len(tl.events),
+        "seconds_per_format": seconds, "seconds_all": round(total, 2), "target_s": 5.0,
+        "bytes": sizes, "loadavg": loadavg(),
+    }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
