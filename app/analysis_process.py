@@ -13,7 +13,9 @@ microphone opens in milliseconds instead of after a second of interpreter start-
 recording begins when "Start session" is pressed. Nothing is captured before that.
 
 Protocol: the child says ``("prepared", None)`` once it waits; the parent sends ``("start", config,
-session_dir)`` (or ``"cancel"``), then ``"stop"``; the child sends ``(kind, payload)`` tuples, the same
+session_dir)`` (or ``"cancel"``; ``session_dir`` is a plain folder's path, or for a session of the
+encrypted store the :func:`app.store.session_handle`: its folder, id and key, never the master key),
+then ``"stop"``; the child sends ``(kind, payload)`` tuples, the same
 kinds as ``drive_session``'s ``send``: "status",
 "ready", "state" (a SessionState as a plain dict, see :func:`portable`), "finished" ((timeline dict,
 final state dict, interrupted)) and "failed" (one line). If the parent goes away the child finishes
@@ -75,6 +77,12 @@ def child_main(conn) -> None:
         conn.close()
         return
     _, cfg, session_dir = msg
+    if isinstance(session_dir, dict):  # a session of the encrypted store: its key only (issue 13)
+        from app.store import open_session_handle
+
+        target = open_session_handle(session_dir)
+    else:
+        target = Path(session_dir)
     stopped = [False]
 
     def source_factory(config):
@@ -104,7 +112,7 @@ def child_main(conn) -> None:
             stopped[0] = True
 
     try:
-        drive_session(cfg, Path(session_dir), make_pipeline, source_factory, should_stop, send)
+        drive_session(cfg, target, make_pipeline, source_factory, should_stop, send)
     finally:
         mic.stop()
         conn.close()
@@ -138,7 +146,7 @@ class AnalysisProcess:
                 return False
         return self._ready and self.alive
 
-    def run(self, cfg, session_dir: Path, should_stop: Callable[[], bool], send: Callable[..., None]) -> None:
+    def run(self, cfg, session_dir: Any, should_stop: Callable[[], bool], send: Callable[..., None]) -> None:
         """Run the session in this process and relay its messages to ``send`` (on this thread) until it
         is over; ``should_stop()`` is polled and turned into a "stop" message once. "finished" or
         "failed" is relayed last, after the process has been joined."""
@@ -149,7 +157,12 @@ class AnalysisProcess:
         sent_stop = False
         last: tuple[str, Any] | None = None
         try:
-            conn.send(("start", cfg, str(session_dir)))
+            if hasattr(session_dir, "audio_writer"):  # a store session: its folder and key, over the pipe
+                from app.store import session_handle
+
+                conn.send(("start", cfg, session_handle(session_dir)))
+            else:
+                conn.send(("start", cfg, str(session_dir)))
             while last is None:
                 if not sent_stop and should_stop():
                     with contextlib.suppress(OSError):
@@ -192,7 +205,7 @@ class AnalysisProcess:
             self.proc.join(2)
 
 
-def run_in_child(cfg, session_dir: Path, should_stop: Callable[[], bool], send: Callable[..., None],
+def run_in_child(cfg, session_dir: Any, should_stop: Callable[[], bool], send: Callable[..., None],
                  process: AnalysisProcess | None = None) -> None:
     """Run a session in an analysis process (``process``, started ahead, or a new one): see
     :meth:`AnalysisProcess.run`."""

@@ -18,7 +18,7 @@ from app import __version__
 from app.progress import StageProgress
 
 # Sub-commands that live in their own modules: module name -> exposes add_parser(subparsers), run(args).
-EXTRA_COMMANDS = ("app.cmd_enroll", "app.cmd_live")
+EXTRA_COMMANDS = ("app.cmd_enroll", "app.cmd_live", "app.cmd_sessions")
 # Options of the desktop app itself (app.gui): ``attune --play FILE`` opens the app reviewing FILE.
 GUI_OPTIONS = ("--play", "--speed", "--minutes", "--no-transcribe", "--strip")
 
@@ -136,12 +136,16 @@ def run_analyze(args: argparse.Namespace) -> int:
     except (ValueError, ModelNotFoundError) as exc:
         error(str(exc))
         return 2
+    if not args.out:  # into the encrypted store (issue 13)
+        return run_analyze_into_store(args, options)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         error(f"cannot create output folder {out}: {exc.strerror}")
         return 2
+    print(f"attune: the timelines and RTTM files written to {out} are not encrypted (without --out they "
+          f"go into the encrypted store)")
     failed = 0
     stems: set[str] = set()
     for path in args.audio:
@@ -193,6 +197,47 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_analyze_into_store(args: argparse.Namespace, options) -> int:
+    """``attune analyze FILE...`` without ``--out``: each file's timeline becomes a session of the
+    encrypted store (the recording itself stays where it is)."""
+    from analysis.pipeline import analyze_file
+    from app.session_runner import headline_metrics
+    from app.unlock import open_store_cli
+    from audio.decode import AudioDecodeError
+
+    failed = 0
+    with open_store_cli(args.passphrase_file) as store:
+        for path in args.audio:
+            print(f"{path}")
+            progress = StageProgress(enabled=not args.quiet)
+            try:
+                result = analyze_file(path, options, progress=progress)
+            except (AudioDecodeError, MemoryError) as exc:
+                progress.close()
+                error(str(exc) if isinstance(exc, AudioDecodeError) else f"{path}: not enough memory")
+                failed += 1
+                continue
+            except Exception as exc:  # a bug or an unexpected library failure: one line, carry on
+                progress.close()
+                if _debug():
+                    raise
+                error(f"{path}: analysis failed ({type(exc).__name__}: {str(exc)[:200]})")
+                failed += 1
+                continue
+            progress.close()
+            tl = result.timeline
+            session = store.create_session({"mode": "analysis", "status": "analysed",
+                                            "source": {"file": os.fsdecode(Path(path).name)},
+                                            "duration": round(tl.duration, 3), "metrics": headline_metrics(tl)})
+            session.write_json("timeline", tl.to_dict())
+            for line in summary_lines(result):
+                print(line)
+            print(f"  added to the encrypted store as session {session.id}")
+    if failed:
+        print(f"{failed} of {len(args.audio)} file(s) could not be analysed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 # -- demo ------------------------------------------------------------------------------------------
 def run_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -231,6 +276,12 @@ def run_review(args: argparse.Namespace) -> int:
             print(f"{e.path}  {dur}, {e.speakers if e.speakers is not None else '?'} speaker(s), "
                   f"{e.notes} note(s)")
         return 0
+    from app.review_session import is_store_session_ref
+
+    if is_store_session_ref(args.path):  # a session of the encrypted store: unlock it the CLI's way
+        from app.unlock import open_store_cli, set_app_store
+
+        set_app_store(open_store_cli(args.passphrase_file))
     try:
         session = open_review(args.path)
     except ReviewError as exc:
@@ -258,6 +309,8 @@ def run_review(args: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from app.unlock import add_passphrase_option
+
     parser = argparse.ArgumentParser(prog="attune", description=(
         "Attune: a local, private mirror of how a counselling session is going. "
         "With no command, opens the desktop app."),
@@ -268,9 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="analyse recordings into timelines (JSON) and RTTM files")
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio or video files")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--out", metavar="DIR", help="write plain (unencrypted) timelines and RTTM files to DIR; "
+                   "without it each file's analysis is added to the encrypted store")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_analysis_options(p)
+    add_passphrase_option(p)
     p.set_defaults(func=run_analyze)
 
     p = sub.add_parser("demo", help="generate a synthetic session with espeak-ng voices and analyse it")
@@ -280,13 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_options(p)
     p.set_defaults(func=run_demo)
 
-    p = sub.add_parser("review", help="review a recorded session (folder) or any recording: timeline, "
+    p = sub.add_parser("review", help="review a recorded session (its id or folder) or any recording: timeline, "
                        "playback, transcript, notes, corrections")
     p.add_argument("path", metavar="SESSION_DIR_OR_AUDIO", nargs="?",
                    help="a session folder, a .timeline.json file or an audio/video file (analysed first); "
                         "without it, the recorded sessions are listed")
     p.add_argument("--list", action="store_true", help="list the recorded sessions, newest first")
     p.add_argument("--no-transcribe", action="store_true", help="audio files: analyse without transcription")
+    add_passphrase_option(p)
     p.set_defaults(func=run_review)
 
     for name in EXTRA_COMMANDS:

@@ -7,6 +7,10 @@ FILE`` is the same command. ``--speed X`` replays it X times faster than real ti
 ``--no-transcribe`` skips transcription, ``--strip`` opens the compact strip.
 Heavy modules (torch, pyannote, faster-whisper) are never imported here: the pipeline imports them
 on its worker thread.
+
+Before the window opens, the encrypted store is unlocked (issue 13): ``$ATTUNE_PASSPHRASE`` or the OS
+keyring if they work, else a passphrase dialog that asks again after a wrong passphrase; on the first
+run the dialog sets the passphrase and the recovery key is shown once. Cancelling quits.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(["attune"])
     app.setApplicationName("Attune")
+    from app.unlock import open_store_with, set_app_store
+    from ui.unlock_dialog import ask_passphrase, show_recovery_key
+
+    store = open_store_with(ask_passphrase, show_recovery_key)
+    if store is None:  # the user cancelled the passphrase dialog
+        return 0
+    set_app_store(store)
     settings = load_settings()
     if args.minutes:
         settings = settings.with_(session_minutes=args.minutes)
@@ -48,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.strip:
             window.set_strip_mode(True)
     app.aboutToQuit.connect(window.shutdown)
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        set_app_store(None)
+        store.close()
 
 
 if __name__ == "__main__":

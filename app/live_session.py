@@ -41,7 +41,7 @@ OFFLINE_TIMELINE_NAME = "timeline.offline.json"
 class LiveSession(SessionRunner):
     """A :class:`SessionRunner` whose pipeline is ``LivePipeline(options, diarizer)``."""
 
-    def __init__(self, source: AudioSource, out_dir: str | Path, options: LiveOptions | None = None,
+    def __init__(self, source: AudioSource, out_dir: Any, options: LiveOptions | None = None,
                  keep_audio: bool = True, keep_transcript: bool = True, duration: float | None = None,
                  diarizer: Any = None, on_block: Callable[[SessionState], None] | None = None) -> None:
         options = options or LiveOptions()
@@ -56,7 +56,6 @@ class LiveSession(SessionRunner):
                          meta={"mode": "live", "people_in_room": people_in_room(options.num_speakers),
                                "consent": {"audio": keep_audio, "transcript": keep_transcript}},
                          duration=duration, on_block=on_block)
-        self.dir = Path(out_dir)
 
     def run(self, on_tick: Callable[[SessionState], None] | None = None, tick_s: float = 0.25) -> Timeline:
         """Start (unless started), wait until the source ends (or ``stop()``/Ctrl-C), finish.
@@ -80,6 +79,9 @@ class LiveSession(SessionRunner):
             raise RuntimeError("no audio was kept for this session (consent), so it cannot be re-analysed")
         if self.timeline is None:
             self.finish()
+        if self.store_session is not None:
+            raise RuntimeError("re-analysing an encrypted session is not available yet; "
+                               "the live timeline is saved")
         return reanalyze(self.dir, options, progress)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 # re-exported: the window and the start dialog import these from here
-from app.session_folder import new_session_dir, save_after_session  # noqa: F401
+from app.session_folder import new_session_dir, save_after_session, update_session  # noqa: F401
 from app.session_runner import (  # noqa: F401
     EMIT_EVERY_S,
     SessionConfig,
@@ -37,6 +37,26 @@ from app.session_runner import (  # noqa: F401
 )
 
 log = logging.getLogger(__name__)
+
+
+def new_target(config: SessionConfig) -> Any:
+    """Where a session is recorded: ``config.session_dir`` when given (tests; with ``ephemeral``, a
+    review: a store there under a random key kept only in memory), else a new session of the app's
+    encrypted store (issue 13)."""
+    if config.session_dir and config.ephemeral:
+        import secrets
+
+        from app.store import Store
+        from app.vault import MasterKey
+
+        key = MasterKey(secrets.token_bytes(32), secrets.token_bytes(16), unlocked_by="ephemeral")
+        return Store(config.session_dir, key).create_session({"mode": "review"})
+    if config.session_dir:
+        return Path(config.session_dir)
+    from app.session_runner import session_meta
+    from app.unlock import app_store
+
+    return app_store().create_session({"mode": "live", **session_meta(config)})
 
 
 class SessionWorker(QObject):
@@ -66,7 +86,7 @@ class SessionWorker(QObject):
     def _interrupted(self) -> bool:
         return QThread.currentThread().isInterruptionRequested()
 
-    def _send(self, session_dir: Path, kind: str, payload: Any = None) -> None:
+    def _send(self, session_dir: Any, kind: str, payload: Any = None) -> None:
         from app.analysis_process import unport
 
         if kind == "state":
@@ -81,13 +101,22 @@ class SessionWorker(QObject):
                 from analysis.timeline import Timeline
 
                 timeline, final = Timeline.from_dict(timeline), unport(final)
-            self.finished.emit(SessionResult(session_dir, timeline, final, interrupted))
+            if hasattr(session_dir, "audio_writer"):  # a store session, re-read: another process wrote it
+                session = session_dir.store.session(session_dir.id)
+                self.finished.emit(SessionResult(session.dir, timeline, final, interrupted, session=session))
+            else:
+                self.finished.emit(SessionResult(session_dir, timeline, final, interrupted))
         elif kind == "failed":
             self.failed.emit(payload)
 
     @Slot()
     def run(self) -> None:
-        session_dir = Path(self.config.session_dir) if self.config.session_dir else new_session_dir()
+        try:
+            session_dir = new_target(self.config)
+        except Exception as exc:  # a locked or damaged store: one line, no session
+            log.warning("the session could not be created: %s", exc)
+            self.failed.emit(f"the session could not be created: {str(exc).splitlines()[0] if str(exc) else exc}")
+            return
 
         def send(kind: str, payload: Any = None) -> None:
             self._send(session_dir, kind, payload)

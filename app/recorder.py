@@ -14,10 +14,21 @@ A session folder holds:
 
 In "no audio kept" mode (consent) only the event log and the session description are written. The
 folder is private (0700) and so is every file written in it (0600).
+
+**Encrypted sessions (issue 13).** Given a :class:`app.store.Session` instead of a folder, the recorder
+writes the same three things into the encrypted store: the audio as ``audio.stream`` (one authenticated
+record per block, :meth:`Session.audio_writer`), the events as ``events.stream`` (one record per event,
+:meth:`Session.event_log`) and the description as ``session.enc`` (:meth:`Session.update`); both streams
+are fsynced every second and sealed by :meth:`Recorder.close`. After a crash, :func:`find_interrupted`
+(given the :class:`app.store.Store`), :func:`is_interrupted`, :func:`recover` and
+:func:`recorded_seconds` work on such sessions too: the torn last record is cut off, the streams are
+sealed and the logged events become the encrypted ``timeline``. The plain folder form remains for
+callers not yet moved to the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -82,8 +93,16 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def read_session(session_dir: str | Path) -> dict[str, Any]:
-    """session.json as a dict; OSError or ValueError (one line) when it cannot be read or is not an object."""
+def _is_store_session(x: Any) -> bool:
+    """A session of the encrypted store (:class:`app.store.Session`) rather than a plain folder."""
+    return hasattr(x, "audio_writer") and hasattr(x, "event_log")
+
+
+def read_session(session_dir: Any) -> dict[str, Any]:
+    """session.json (or a store session's description) as a dict; OSError or ValueError (one line) when
+    it cannot be read or is not an object."""
+    if _is_store_session(session_dir):
+        return session_dir.meta
     meta = json.loads((Path(session_dir) / SESSION_NAME).read_text(encoding="utf-8"))
     if not isinstance(meta, dict):
         raise ValueError(f"{SESSION_NAME} is not a JSON object")
@@ -127,30 +146,47 @@ class Recorder:
     ``keep_audio=False`` honours a "no audio kept" consent: no audio file is ever created.
     """
 
-    def __init__(self, session_dir: str | Path, keep_audio: bool = True, keep_transcript: bool = True,
+    def __init__(self, session_dir: Any, keep_audio: bool = True, keep_transcript: bool = True,
                  sample_rate: int = SAMPLE_RATE, meta: Mapping[str, Any] | None = None) -> None:
-        self.dir = Path(session_dir)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.dir, 0o700)  # private whatever the umask, and if it existed already
-        if (self.dir / SESSION_NAME).exists():
-            raise FileExistsError(f"{self.dir}: already holds a session")
+        self.store_session = session_dir if _is_store_session(session_dir) else None
         self.keep_audio = keep_audio
         self.keep_transcript = keep_transcript
         self.sample_rate = sample_rate
         self._samples = 0
         self._last_sync = time.monotonic()
         self._fd: int | None = None
+        self._audio = None  # the store's AudioWriter
+        self._event_log = None  # the store's EventLog
+        encrypted = self.store_session is not None
         self.session: dict[str, Any] = {
             "schema": SESSION_SCHEMA,
             "status": "recording",
             "started_at": _now_iso(),
             "consent": {"audio": keep_audio, "transcript": keep_transcript},
-            "audio": {"file": AUDIO_NAME, "sample_rate": sample_rate, "channels": 1,
-                      "format": "wav-pcm16"} if keep_audio else None,
+            "audio": ({"sample_rate": sample_rate, "channels": 1, "format": "pcm_s16le-records"} if encrypted
+                      else {"file": AUDIO_NAME, "sample_rate": sample_rate, "channels": 1,
+                            "format": "wav-pcm16"}) if keep_audio else None,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             **(dict(meta) if meta else {}),
         }
+        if encrypted:
+            s = self.store_session
+            self.dir = s.dir
+            self.session.pop("schema")  # the store's description has its own schema
+            if s.has("audio", stream=True) or s.has("events", stream=True):
+                raise FileExistsError(f"session {s.id}: already holds a recording")
+            if keep_audio:
+                self._audio = s.audio_writer(sample_rate)
+            self._event_log = s.event_log()
+            self.session = {k: v for k, v in s.update(**_jsonable(self.session)).items()}
+            self.closed = False
+            return
+        self.dir = Path(session_dir)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.dir, 0o700)  # private whatever the umask, and if it existed already
+        if (self.dir / SESSION_NAME).exists():
+            raise FileExistsError(f"{self.dir}: already holds a session")
         if keep_audio:
             self._fd = os.open(self.dir / AUDIO_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.write(self._fd, _wav_header(_PLACEHOLDER, sample_rate))
@@ -166,6 +202,10 @@ class Recorder:
 
     def write(self, samples: np.ndarray) -> None:
         """Append float32 samples (16 kHz mono) to the audio file, at once."""
+        if self._audio is not None:
+            self._audio.write(samples)
+            self._samples = self._audio.samples
+            return
         if self._fd is None:
             return
         pcm = np.clip(np.rint(np.asarray(samples, dtype=np.float32) * 32767.0), -32768, 32767).astype("<i2")
@@ -180,6 +220,9 @@ class Recorder:
         """
         if not self.keep_transcript and type_ == "utterance":
             fields = {k: v for k, v in fields.items() if k not in ("text", "words")}
+        if self._event_log is not None:
+            self._event_log.append({"type": type_, **_jsonable(fields)})
+            return
         self._events.write(json.dumps({"type": type_, **_jsonable(fields)}, ensure_ascii=False) + "\n")
         self._events.flush()
         self._maybe_sync()
@@ -199,12 +242,21 @@ class Recorder:
     def update(self, **fields: Any) -> None:
         """Merge fields into session.json (rewritten atomically)."""
         self.session.update(_jsonable(fields))
+        if self.store_session is not None:
+            self.store_session.update(**_jsonable(fields))
+            return
         _write_json_atomic(self.dir / SESSION_NAME, self.session)
 
     def close(self, status: str = "finished", **fields: Any) -> None:
         if self.closed:
             return
         self.closed = True
+        if self.store_session is not None:
+            for writer in (self._audio, self._event_log):
+                if writer is not None:
+                    writer.close()  # the final record: sealed
+            self.update(status=status, finished_at=_now_iso(), duration=round(self.duration, 3), **fields)
+            return
         if self._fd is not None:
             os.pwrite(self._fd, _wav_header(self._samples * 2, self.sample_rate), 0)
             os.fsync(self._fd)
@@ -227,8 +279,34 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def is_interrupted(session_dir: str | Path) -> bool:
-    """A session left in ``recording`` state by a process that is gone (or silent for ``STALE_S``)."""
+def _interrupted_meta(meta: Mapping[str, Any], newest_mtime: Any) -> bool:
+    if meta.get("status") != "recording":
+        return False
+    try:
+        pid = int(meta.get("pid") or 0)
+    except (TypeError, ValueError):  # a damaged description: treated as a process that is gone
+        pid = 0
+    same_host = meta.get("host") in (None, socket.gethostname())
+    if pid == os.getpid() and same_host:
+        return False
+    if not same_host or not pid or not _pid_alive(pid):
+        return True
+    return time.time() - newest_mtime() > STALE_S
+
+
+def _store_session_mtime(session: Any) -> float:
+    return max((p.stat().st_mtime for p in session.dir.iterdir() if p.is_file()), default=0.0)
+
+
+def is_interrupted(session_dir: Any) -> bool:
+    """A session left in ``recording`` state by a process that is gone (or silent for ``STALE_S``).
+    ``session_dir``: a plain session folder or a store session."""
+    if _is_store_session(session_dir):
+        try:
+            meta = session_dir.meta
+        except Exception:  # noqa: BLE001 - unreadable: not offered for recovery (the store reports it)
+            return False
+        return _interrupted_meta(meta, lambda: _store_session_mtime(session_dir))
     d = Path(session_dir)
     try:
         meta = read_session(d)
@@ -250,8 +328,17 @@ def is_interrupted(session_dir: str | Path) -> bool:
     return time.time() - newest > STALE_S
 
 
-def find_interrupted(root: str | Path) -> list[Path]:
-    """Interrupted session folders directly under ``root`` (or ``root`` itself), oldest first."""
+def find_interrupted(root: Any) -> list:
+    """Interrupted session folders directly under ``root`` (or ``root`` itself), oldest first; given an
+    :class:`app.store.Store`, its interrupted sessions (:class:`app.store.Session`), oldest first."""
+    if hasattr(root, "unsealed_sessions"):
+        out = []
+        for sid in root.unsealed_sessions():
+            with contextlib.suppress(Exception):
+                session = root.session(sid)
+                if is_interrupted(session):
+                    out.append(session)
+        return sorted(out, key=lambda s: str(s.meta.get("started_at") or ""))
     root = Path(root)
     if not root.is_dir():
         return []
@@ -279,9 +366,17 @@ def read_events(session_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def recorded_seconds(session_dir: str | Path) -> float:
+def recorded_seconds(session_dir: Any) -> float:
     """Seconds a session recorded (for the recovery bar): its duration once recovered, else the audio
     on disk, else the last end time in its event log ("no audio kept")."""
+    if _is_store_session(session_dir):
+        s = session_dir
+        meta = s.meta
+        if isinstance(meta.get("duration"), int | float):
+            return float(meta["duration"])
+        if s.has("audio", stream=True):
+            return s.audio_reader().duration
+        return _last_end(s.read_events())
     d = Path(session_dir)
     try:
         meta = read_session(d)
@@ -363,13 +458,53 @@ def timeline_from_events(events: Iterable[Mapping[str, Any]], duration: float, s
                     provenance={"app": "attune", "mode": "live", "recovered": True})
 
 
-def recover(session_dir: str | Path) -> Path:
+def _last_end(events: Iterable[Mapping[str, Any]]) -> float:
+    ends = []
+    for e in events:
+        try:
+            ends.append(float(e["end"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return max([0.0] + [x for x in ends if math.isfinite(x)])
+
+
+def recover_store_session(session: Any) -> float:
+    """Recover an interrupted session of the encrypted store: the streams a crash left open are sealed
+    (a torn last record cut off; a record that fails to authenticate raises
+    :class:`app.crypto_stream.AuthenticationError` and nothing is changed), the logged events become the
+    encrypted ``timeline`` and the description says ``recovered``. Returns the seconds recorded."""
+    session.recover()
+    meta = session.meta
+    try:
+        rate = int((meta.get("audio") or {}).get("sample_rate") or SAMPLE_RATE)
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        rate = SAMPLE_RATE
+    if not 1_000 <= rate <= 768_000:
+        rate = SAMPLE_RATE
+    has_audio = session.has("audio", stream=True)
+    events = session.read_events()
+    events = [e for e in events if isinstance(e, dict)]
+    duration = session.audio_reader(rate).duration if has_audio else _last_end(events)
+    source = {"file": None, "sample_rate": rate, "channels": 1, "live": True, "session": session.id}
+    timeline = timeline_from_events(events, duration, source)
+    session.write_json("timeline", timeline.to_dict())
+    session.update(status="recovered", recovered_at=_now_iso(), duration=round(duration, 3),
+                   analysable=has_audio, events_recovered=len(events))
+    log.info("recovered session %s: %.1f s of audio, %d events", session.id, duration, len(events))
+    return duration
+
+
+def recover(session_dir: Any) -> Path:
     """Turn an interrupted session into a normal one; returns the audio file (or the timeline).
 
     The audio header is patched to the length actually on disk, the events logged before the crash
     become ``timeline.json`` (the live timeline, analysable and reviewable), and session.json is marked
-    ``recovered``. Running it twice is harmless.
+    ``recovered``. Running it twice is harmless. A store session: :func:`recover_store_session` (returns
+    its folder).
     """
+    if _is_store_session(session_dir):
+        recover_store_session(session_dir)
+        return session_dir.dir
     d = Path(session_dir)
     meta = read_session(d)
     try:

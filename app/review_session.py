@@ -16,6 +16,12 @@ Saved beside the timeline, never inside it (the machine's output stays as it was
 Both are private (0600) and written atomically. An audio file opened directly has no session folder:
 its notes and corrections live only while the window is open.
 
+A session of the encrypted store (issue 13: its folder ``<store>/sessions/<id>`` or its id) is opened
+through the app's unlocked store (:func:`app.unlock.app_store`, logged as ``open`` in the audit log):
+the timeline is decrypted into memory, the notes and corrections are written encrypted whole
+(``notes.enc``, ``corrections.enc``), and the audio for playback is decrypted into memory
+(:func:`playback_from_session`: a WAV in a bytes buffer, never a file).
+
 Qt-free. Nothing here logs transcript text.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +45,9 @@ CORRECTIONS_NAME = "corrections.json"
 NOTES_SCHEMA = "attune.notes/1"
 CORRECTIONS_SCHEMA = "attune.corrections/1"
 TIMELINE_SUFFIX = ".timeline.json"
+TIMELINE_ROLE = "timeline"  # the roles of a store session's encrypted files (app.store)
+NOTES_ROLE = "notes"
+CORRECTIONS_ROLE = "corrections"
 
 
 class ReviewError(Exception):
@@ -195,7 +205,14 @@ class ReviewSession:
     corrections_path: Path | None = None
     notes: list[Note] = field(default_factory=list)
     corrections: Corrections = field(default_factory=Corrections)
+    store_session: Any = None  # an app.store.Session: notes, corrections and audio live there, encrypted
     _cache: tuple[int, Timeline] | None = field(default=None, repr=False)
+
+    @property
+    def has_audio(self) -> bool:
+        if self.store_session is not None:
+            return self.store_session.has("audio", stream=True)
+        return self.audio_path is not None
 
     @property
     def needs_analysis(self) -> bool:
@@ -203,7 +220,7 @@ class ReviewSession:
 
     @property
     def saved(self) -> bool:
-        return self.notes_path is not None
+        return self.notes_path is not None or self.store_session is not None
 
     def set_analysis(self, timeline: Timeline) -> None:
         self.original = with_speakers_filled(timeline)
@@ -237,7 +254,9 @@ class ReviewSession:
         return done
 
     def save_corrections(self) -> None:
-        if self.corrections_path is not None:
+        if self.store_session is not None:
+            self.store_session.write_json(CORRECTIONS_ROLE, {"schema": CORRECTIONS_SCHEMA, "ops": self.corrections.ops})
+        elif self.corrections_path is not None:
             _write_private(self.corrections_path, json.dumps(
                 {"schema": CORRECTIONS_SCHEMA, "ops": self.corrections.ops}, indent=1, ensure_ascii=False))
 
@@ -255,10 +274,100 @@ class ReviewSession:
         self.save_notes()
 
     def save_notes(self) -> None:
-        if self.notes_path is not None:
+        if self.store_session is not None:
+            self.store_session.write_json(NOTES_ROLE, {"schema": NOTES_SCHEMA,
+                                                       "notes": [n.to_dict() for n in self.notes]})
+        elif self.notes_path is not None:
             _write_private(self.notes_path, json.dumps(
                 {"schema": NOTES_SCHEMA, "notes": [n.to_dict() for n in self.notes]}, indent=1,
                 ensure_ascii=False))
+
+
+def _checked(data: Any, name: str, schema: str) -> dict[str, Any] | None:
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        raise ReviewError(f"{name} is not an {schema} file")
+    return data
+
+
+def _load_store_layers(session: ReviewSession) -> ReviewSession:
+    s = session.store_session
+    if s.has(NOTES_ROLE):
+        data = _checked(s.read_json(NOTES_ROLE), "notes", NOTES_SCHEMA)
+        session.notes = sorted((Note.from_dict(n) for n in data.get("notes", [])), key=lambda n: n.t)
+    if s.has(CORRECTIONS_ROLE):
+        data = _checked(s.read_json(CORRECTIONS_ROLE), "corrections", CORRECTIONS_SCHEMA)
+        try:
+            session.corrections = Corrections(list(data.get("ops", [])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ReviewError(f"corrections: {exc}") from None
+    return session
+
+
+def is_store_session_ref(path: str | os.PathLike) -> bool:
+    """A session of the encrypted store: its id, or its folder (``<store>/sessions/<id>``)."""
+    text = os.fspath(path)
+    if isinstance(text, str) and re.fullmatch(r"[0-9a-f]{32}", text) and not Path(text).exists():
+        return True
+    p = Path(text)
+    return p.is_dir() and (p / "session.key").is_file()
+
+
+def open_store_review(ref: str | os.PathLike) -> ReviewSession:
+    """Open a store session (id or folder) for review through the app's unlocked store (audited)."""
+    from app.store import Store, StoreError
+    from app.unlock import app_store
+
+    store = app_store()
+    text = os.fspath(ref)
+    if Path(text).is_dir():
+        folder = Path(text).resolve()
+        sid = folder.name
+        if folder.parent.parent != store.root.resolve():
+            store = Store.open(store.master, root=folder.parent.parent)
+    else:
+        sid = text
+    try:
+        session = store.open_session(sid, purpose="review")
+    except StoreError as exc:
+        raise ReviewError(str(exc)) from None
+    if not session.has(TIMELINE_ROLE):
+        raise ReviewError(f"session {sid} has no timeline yet (interrupted? try: attune recover)")
+    try:
+        tl = with_speakers_filled(Timeline.from_dict(session.read_json(TIMELINE_ROLE)))
+    except (ValueError, KeyError, TypeError) as exc:
+        msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ReviewError(f"session {sid}: not a readable timeline ({msg})") from None
+    return _load_store_layers(ReviewSession(source=session.dir, audio_path=None, original=tl,
+                                            store_session=session))
+
+
+def playback_from_session(session, on_progress=None, should_stop=None) -> tuple[bytes, Any, float]:
+    """A store session's audio for playback, decrypted into memory only: (a 16-bit WAV as bytes, the
+    loudness envelope in dB RMS per :data:`LOUDNESS_HOP_S`, the hop)."""
+    import struct
+
+    import numpy as np
+
+    reader = session.audio_reader()
+    rate = reader.sample_rate
+    total = reader.samples
+    hop = int(rate * LOUDNESS_HOP_S)
+    step = hop * 600  # 60-s slices
+    pcm = bytearray()
+    env: list[float] = []
+    for a in range(0, total, step):
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        x = reader.read(a / rate, min(total, a + step) / rate)
+        pcm += np.clip(np.rint(x * 32767.0), -32768, 32767).astype("<i2").tobytes()
+        for i in range(0, len(x), hop):
+            part = x[i:i + hop]
+            env.append(float(20 * np.log10(np.sqrt(np.mean(np.square(part, dtype=np.float64))) + 1e-6)))
+        if on_progress is not None:
+            on_progress(min(1.0, (a + step) / max(total, 1)))
+    header = (b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE" + b"fmt "
+              + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", len(pcm)))
+    return header + bytes(pcm), np.asarray(env, dtype=np.float32), LOUDNESS_HOP_S
 
 
 def _load_layers(session: ReviewSession) -> ReviewSession:
@@ -289,6 +398,8 @@ def _load_timeline(path: Path) -> Timeline:
 def open_review(path: str | os.PathLike) -> ReviewSession:
     """Open a session folder, a timeline file or an audio file for review (raises :class:`ReviewError`
     with a one-line message when it cannot). An audio file comes back with ``needs_analysis``."""
+    if is_store_session_ref(path):
+        return open_store_review(path)
     p = Path(path).expanduser()
     if not p.exists():
         raise ReviewError(f"{p} does not exist")

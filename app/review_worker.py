@@ -6,6 +6,8 @@
   worker thread only).
 - :class:`DecodeJob`: decodes the recording once to a private 16 kHz mono WAV for playback and
   computes the loudness overview.
+- :class:`StoreDecodeJob`: the same for a session of the encrypted store, in memory only (the WAV is a
+  bytes buffer; nothing decrypted is written).
 
 Nothing here logs transcript text.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.review_session import Cancelled, decode_for_playback
+from app.review_session import Cancelled, decode_for_playback, playback_from_session
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,16 @@ class DecodeJob(_Job):
                                        on_progress=lambda f: self._report("decode", f),
                                        should_stop=self._stop.is_set)
         return self.out_wav, env, hop
+
+
+class StoreDecodeJob(_Job):
+    def __init__(self, session) -> None:
+        super().__init__()
+        self.session = session
+
+    def work(self):
+        return playback_from_session(self.session, on_progress=lambda f: self._report("decode", f),
+                                     should_stop=self._stop.is_set)
 
 
 def start_job(job: _Job, parent: QObject | None = None) -> QThread:

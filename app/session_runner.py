@@ -70,6 +70,8 @@ class SessionConfig:
         never finds more voices than this. None: "not sure" (automatic).
     people_choice: the dialog's answer behind it ("individual", "couple", "family", "not_sure"; see
         ``app.recorder.PEOPLE_CHOICES``), kept in session.json; None: named from ``num_speakers``.
+    ephemeral: with ``session_dir``, record into a store rooted there whose key exists only in memory
+        (a review: nothing readable is written, and the folder is deleted afterwards).
     requested_at: ``time.monotonic()`` when "Start session" was pressed (the machine's monotonic clock,
         the same in every process), for ``open_delay_s`` in session.json's stats; None: when the
         runner starts.
@@ -88,6 +90,7 @@ class SessionConfig:
     speed: float = 1.0
     session_dir: str | None = None
     requested_at: float | None = None
+    ephemeral: bool = False  # a review: session_dir is a throw-away store under a random key never stored
 
     @property
     def is_file(self) -> bool:
@@ -103,6 +106,12 @@ class SessionResult:
     state: Any  # the last SessionState
     interrupted: bool  # stopped before the source ended
     error: str | None = None
+    session: Any = None  # the app.store.Session when the session was recorded into the encrypted store
+
+    @property
+    def target(self) -> Any:
+        """What to write into after the session: the store session, else the plain folder."""
+        return self.session if self.session is not None else self.session_dir
 
 
 def make_source(config: SessionConfig) -> AudioSource:
@@ -183,6 +192,18 @@ def without_words(timeline):
     return replace(timeline, utterances=(), provenance=prov)
 
 
+def headline_metrics(timeline) -> dict[str, Any]:
+    """The figures the session list shows (the store's index): speakers, turns, and each speaker's
+    talk share; no words."""
+    out: dict[str, Any] = {"speakers": len(timeline.speakers), "turns": len(timeline.turns)}
+    per = getattr(timeline.metrics, "speakers", None) or {}
+    share = {sp: round(float(m["talk_share"]), 3) for sp, m in per.items()
+             if isinstance(m, dict) and isinstance(m.get("talk_share"), int | float)}
+    if share:
+        out["talk_share"] = share
+    return out
+
+
 # -- the runner ---------------------------------------------------------------------------------------
 def _note(src: AudioSource) -> SimpleNamespace:
     """What ``LivePipeline.note_source`` reads from a source, frozen at capture time."""
@@ -198,13 +219,15 @@ class SessionRunner:
     analysed block (from the analysis thread). ``duration``: stop after that many seconds of audio.
     """
 
-    def __init__(self, source: AudioSource, session_dir: str | Path, pipeline_factory: PipelineFactory,
+    def __init__(self, source: AudioSource, session_dir: Any, pipeline_factory: PipelineFactory,
                  keep_audio: bool = True, keep_transcript: bool = True, meta: dict | None = None,
                  duration: float | None = None, on_block: Callable[[SessionState], None] | None = None,
                  max_buffer_s: float = MAX_BUFFER_S, requested_at: float | None = None) -> None:
         self.source = source
         self.requested_at = requested_at if requested_at is not None else time.monotonic()
-        self.dir = Path(session_dir)
+        # an encrypted store session (app.store.Session; issue 13) or a plain session folder
+        self.store_session = session_dir if hasattr(session_dir, "audio_writer") else None
+        self.dir = self.store_session.dir if self.store_session is not None else Path(session_dir)
         self.pipeline_factory = pipeline_factory
         self.keep_transcript = keep_transcript
         self.duration = duration
@@ -214,7 +237,7 @@ class SessionRunner:
         from audio.sources import FileSource
 
         self.wait_when_full = isinstance(source, FileSource)
-        self.recorder = Recorder(self.dir, keep_audio=keep_audio, keep_transcript=keep_transcript,
+        self.recorder = Recorder(self.store_session or self.dir, keep_audio=keep_audio, keep_transcript=keep_transcript,
                                  meta={**(meta or {}), "source": source.describe()})
         self.pipeline = None
         self.error: str | None = None
@@ -433,16 +456,23 @@ class SessionRunner:
             self.recorder.close(status="failed", error=self.error)
             raise RuntimeError(self.error or "the session never started")
         src_meta = {**self.source.describe(), "live": True, "sample_rate": SAMPLE_RATE, "channels": 1}
-        if self.recorder.keep_audio:
+        reader = None
+        if self.recorder.keep_audio and self.store_session is not None:  # decrypted into memory only
+            src_meta["session"] = self.store_session.id
+            reader = self.store_session.audio_reader()
+        elif self.recorder.keep_audio:
             src_meta["file"] = AUDIO_NAME
-        reader = recording_reader(self.dir / AUDIO_NAME) if self.recorder.keep_audio else None
+            reader = recording_reader(self.dir / AUDIO_NAME)
         timeline = pipe.finish(timeout=timeout, source=src_meta, audio=reader)
         timeline = timeline_with_roles(timeline, default_roles(timeline, anchor_speaker(pipe)))
         if not self.keep_transcript:
             timeline = without_words(timeline)
         self.timeline = timeline
-        timeline.save(self.dir / TIMELINE_NAME)
-        os.chmod(self.dir / TIMELINE_NAME, 0o600)  # holds the transcript
+        if self.store_session is not None:  # encrypted whole (temp, fsync, rename)
+            self.store_session.write_json("timeline", timeline.to_dict())
+        else:
+            timeline.save(self.dir / TIMELINE_NAME)
+            os.chmod(self.dir / TIMELINE_NAME, 0o600)  # holds the transcript
         self._collect_stats()
         s = self.stats
         self.recorder.close(status="finished", error=self.error,
@@ -453,7 +483,8 @@ class SessionRunner:
                                    "open_delay_s": s.open_delay_s if s.open_delay_s is None
                                    else round(s.open_delay_s, 3),
                                    "buffer_dropped_s": round(s.buffer_dropped_s, 2)})
-        self.recorder.update(duration=round(timeline.duration, 3))  # also in "no audio kept" mode
+        self.recorder.update(duration=round(timeline.duration, 3),  # also in "no audio kept" mode
+                             metrics=headline_metrics(timeline))
         return timeline
 
     def abort(self, status: str = "failed") -> None:

@@ -814,6 +814,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def session_handle(session: Session) -> dict[str, Any]:
+    """What another process of the app needs to write one session (the desktop app's analysis process):
+    the store folder, the session id and that session's key only. Sent over a local pipe, never
+    written anywhere; see :func:`open_session_handle`."""
+    return {"root": str(session.store.root), "id": session.id, "key": bytes(session._key)}
+
+
+def open_session_handle(handle: Mapping[str, Any]) -> Session:
+    """The session of a :func:`session_handle`, in a store object that holds no master key (any use of
+    it fails as "locked") and no index (the description reaches the index when the app next writes it
+    or opens the store)."""
+    store = Store(handle["root"], MasterKey(bytes(32), bytes(16), unlocked_by="session-only"))
+    return Session(store, check_session_id(handle["id"]), bytes(handle["key"]))
+
+
 def open_store(master: MasterKey, root: str | Path | None = None) -> Store:
     """:meth:`Store.open` (kept as a function for the CLI and the app)."""
     return Store.open(master, root)
@@ -821,6 +836,6 @@ def open_store(master: MasterKey, root: str | Path | None = None) -> Store:
 
 __all__ = [
     "AudioReader", "AudioWriter", "EventLog", "Index", "MIGRATIONS", "SCHEMA_VERSION", "Session",
-    "SessionNotFoundError", "SessionSummary", "Store", "StoreError", "check_session_id", "open_store",
-    "store_root", "summary_from_meta", "vault_path",
+    "SessionNotFoundError", "SessionSummary", "Store", "StoreError", "check_session_id", "open_session_handle",
+    "open_store", "session_handle", "store_root", "summary_from_meta", "vault_path",
 ]

@@ -35,9 +35,20 @@ def dialogue(tmp_path_factory):
     return wav, render(demo_script(0), wav)
 
 
+TEST_PASSPHRASE = "correct horse battery staple"  # tests only
+
+
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory, monkeypatch):
-    """Every test gets its own Attune data folder (settings, voiceprints, sessions)."""
+    """Every test gets its own Attune data folder (settings, voiceprints, sessions) and its own
+    encrypted store, unlocked with ``$ATTUNE_PASSPHRASE``. The vault is made here with a cheap Argon2id
+    (1 MiB, tests only; a real vault calibrates its own ~0.5-1 s), so commands started by a test unlock
+    at once."""
     home = tmp_path_factory.mktemp("attune-home")
     monkeypatch.setenv("ATTUNE_HOME", str(home))
+    monkeypatch.setenv("ATTUNE_PASSPHRASE", TEST_PASSPHRASE)
+    from app.vault import Argon2Params, Vault
+
+    Vault.create(home / "store" / "vault.json", TEST_PASSPHRASE,
+                 argon2=Argon2Params(memory_kib=1024, iterations=1, lanes=1))
     return home

@@ -105,16 +105,17 @@ def test_summary_says_who_interrupted_whom():
 
 
 def test_live_warns_when_it_cannot_look_for_interrupted_sessions(tmp_path, monkeypatch, caplog):
-    """attune live points at sessions a crash left behind; a data folder it cannot open is said, not
-    passed over in silence (the session itself goes on)."""
+    """attune live points at sessions a crash left behind in the store; a store it cannot look in is
+    said, not passed over in silence (the session itself goes on)."""
     import logging
+    from types import SimpleNamespace
 
     from app.cmd_live import _mention_interrupted
 
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    monkeypatch.setenv("ATTUNE_HOME", str(blocker / "attune"))  # mkdir fails: a file is in the way
+    def unreadable():
+        raise PermissionError(13, "Permission denied", str(tmp_path / "not-a-folder"))
+
     with caplog.at_level(logging.WARNING, logger="app.cmd_live"):
-        _mention_interrupted(tmp_path)
+        _mention_interrupted(SimpleNamespace(unsealed_sessions=unreadable, root=tmp_path))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "sessions folder" in warnings[0] and "not-a-folder" in warnings[0]
+    assert len(warnings) == 1 and "interrupted sessions" in warnings[0] and "not-a-folder" in warnings[0]

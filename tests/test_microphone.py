@@ -143,14 +143,17 @@ def test_attune_live_from_virtual_microphone(pulse, speech_wav, tmp_path):
         threading.Timer(0.8, lambda: subprocess.Popen(["paplay", "--device=attune_sink",
                                                        {str(speech_wav)!r}])).start()
         print(json.dumps({{"rc": run(args)}}))
-    """, pulse["env"], timeout=240)
+    """, {**pulse["env"], "ATTUNE_HOME": os.environ["ATTUNE_HOME"],  # the test's own encrypted store
+          "ATTUNE_PASSPHRASE": os.environ["ATTUNE_PASSPHRASE"]}, timeout=240)
     from analysis.timeline import Timeline
+    from tests.store_util import only_session
 
-    tl = Timeline.load(session / "timeline.json")
+    stored = only_session(session)  # --out DIR: an encrypted store rooted there
+    tl = Timeline.from_dict(stored.read_json("timeline"))
     assert 8.9 <= tl.duration <= 9.2 and tl.turns
     text = " ".join(u.text.lower() for u in tl.utterances)
     assert "fellow americans" in text or "country" in text, len(text)
-    meta = json.loads((session / "session.json").read_text())
+    meta = stored.meta
     assert meta["status"] == "finished" and meta["source"]["kind"] == "microphone"
 
 

@@ -126,8 +126,8 @@ def test_couple_from_the_dialog_reaches_the_diarizer_and_the_session(qtbot, dial
                         timeout=20_000)
         with qtbot.waitSignal(win.controller.finished, timeout=30_000) as finished:
             win.stop_session()
-        folder = Path(finished.args[0].session_dir)
-        assert read_session(folder)["people_in_room"] == {"choice": "couple", "count": 3}
+        stored = finished.args[0].session  # a session of the encrypted store
+        assert read_session(stored)["people_in_room"] == {"choice": "couple", "count": 3}
         with qtbot.waitSignal(win.session_saved, timeout=10_000):  # closing saves (note, roles)
             win.close()
     finally:
@@ -135,10 +135,12 @@ def test_couple_from_the_dialog_reaches_the_diarizer_and_the_session(qtbot, dial
         win.strip.close()
     assert pipelines[0].options.num_speakers == 3
     assert [o.num_speakers for o in built] == [3]
-    meta = read_session(folder)
+    from tests.store_util import saved_session
+
+    meta = read_session(saved_session(stored.dir))  # re-read: the description was completed after
     assert meta["status"] == "finished" and meta["people_in_room"] == {"choice": "couple", "count": 3}
-    for name in ("session.json", "timeline.json", "events.jsonl"):  # session data stays private
-        assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600, name
+    for name in ("session.enc", "timeline.enc", "events.stream"):  # session data stays private
+        assert stat.S_IMODE(os.stat(stored.dir / name).st_mode) == 0o600, name
 
 
 def test_not_sure_leaves_the_diarizer_automatic(tmp_path, dialogue, built):
@@ -163,8 +165,12 @@ def test_attune_live_speakers_reaches_the_diarizer_and_the_session(tmp_path, dia
                  "--duration", "3", "-q"])
     assert code == 0, capsys.readouterr().err
     assert [o.num_speakers for o in built] == [3]
-    assert read_session(out)["people_in_room"] == {"choice": "couple", "count": 3}
-    assert "--speakers 3" in capsys.readouterr().out  # the hint for a review-quality analysis
+    from tests.store_util import only_session
+
+    session = only_session(out)  # --out DIR is an encrypted store rooted there
+    assert read_session(session)["people_in_room"] == {"choice": "couple", "count": 3}
+    assert session.meta["status"] == "finished" and session.has("timeline")
+    assert not list(out.rglob("*.json")) and not list(out.rglob("*.wav"))  # nothing in plain
 
 
 # -- stored sessions: recovery and re-analysis -------------------------------------------------------

@@ -5,11 +5,9 @@ process; starting the session runs in it. The real analysis process, a replayed 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 
+from tests.store_util import saved_session
 from ui.main_window import MainWindow
 
 
@@ -46,6 +44,6 @@ def test_the_analysis_process_starts_with_the_dialog_and_runs_the_session(qtbot,
     finally:
         win.controller.shutdown()
         win.strip.close()
-    meta = json.loads((Path(saved.args[0]) / "session.json").read_text())
+    meta = saved_session(saved.args[0]).meta
     assert meta["status"] == "finished" and meta["source"]["kind"] == "file"
     assert 0 <= meta["stats"]["open_delay_s"] < 5.0  # from "Start session" pressed (the window's click)

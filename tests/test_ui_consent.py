@@ -30,6 +30,7 @@ from app.settings import (
     sessions_dir,
     settings_path,
 )
+from tests.store_util import open_test_store, saved_session
 from tests.ui_session import SPEED, scripted_controller, start_through_dialog
 from ui.main_window import MainWindow, documents_dir
 from ui.start_dialog import StartDialog
@@ -115,7 +116,7 @@ def test_session_json_records_the_transcript_answer(qtbot, dialogue, keep_transc
     finally:
         close_window(win)
     assert configs[0].keep_transcript is keep_transcript
-    meta = json.loads((folder / "session.json").read_text())
+    meta = saved_session(folder).meta
     assert meta["consent"] == {"analysis": True, "audio": False, "transcript": keep_transcript}
 
 
@@ -199,6 +200,7 @@ def test_settings_and_folders_are_private_and_hold_no_recording_path(qtbot, dial
             assert str(wav.parent) not in text and wav.name not in text, conf
     assert str(wav.parent) not in settings_path().read_text()
     assert list(sessions_dir().iterdir()) == []  # a review creates no session
+    assert open_test_store().session_ids() == []
 
 
 def test_a_review_asks_no_consent_and_creates_no_session(qtbot, dialogue):
@@ -219,7 +221,7 @@ def test_a_review_asks_no_consent_and_creates_no_session(qtbot, dialogue):
     finally:
         close_window(win)
     assert not folder.exists()
-    assert list(sessions_dir().iterdir()) == []
+    assert list(sessions_dir().iterdir()) == [] and open_test_store().session_ids() == []
     assert "nothing was saved" in win.idle_message.text()
 
 

@@ -4,7 +4,6 @@ one small "Other voices" card; session.json keeps one therapist."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from analysis.timeline import Turn
 from app.settings import Settings
 from app.synth import demo_script, render
+from tests.store_util import saved_session
 from tests.ui_session import scripted_controller, start_through_dialog, voices_state
 from ui.cues import OTHERS_ID, CueModel, display_name
 from ui.main_window import MainWindow
@@ -147,6 +147,6 @@ def test_clicking_a_card_says_whose_voice_it_is_and_session_json_keeps_one_thera
         win.controller.shutdown()
         win.strip.close()
         QApplication.processEvents()
-    meta = json.loads((folder / "session.json").read_text())
+    meta = saved_session(folder).meta
     assert meta["roles"] == {"S1": "therapist", "S2": "client"}
     assert meta["merged_voices"] == {"S3": "S1"}

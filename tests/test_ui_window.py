@@ -8,9 +8,6 @@ exactly (diarization quality is tested elsewhere). No test sleeps: they wait for
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QPlainTextEdit, QSpinBox, QWidget
@@ -18,6 +15,7 @@ from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QPlainTextEdit
 from analysis.live import LiveOptions, LivePipeline
 from analysis.scripted_diarizer import ScriptedDiarizer
 from app.qt_worker import SessionConfig, SessionController
+from tests.store_util import open_test_store, saved_session
 from tests.ui_session import start_through_dialog
 from ui.main_window import MainWindow
 from ui.widgets import BalanceBar
@@ -122,14 +120,15 @@ def test_live_session_shows_the_dialogue_truth(qtbot, window, dialogue):
     summary.note.setPlainText("Client opened up about work.")
     with qtbot.waitSignal(win.session_saved, timeout=5_000) as saved:
         qtbot.mouseClick(summary.save_button, Qt.MouseButton.LeftButton)
-    folder = Path(saved.args[0])
-    meta = json.loads((folder / "session.json").read_text())
+    session = saved_session(saved.args[0])
+    meta = session.meta
     assert meta["status"] == "finished" and meta["consent"] == {  # the most private answers by default
         "analysis": True, "audio": False, "transcript": False}
     assert meta["roles"] == {"S1": "therapist", "S2": "client"}
-    assert (folder / "note.txt").read_text().strip() == "Client opened up about work."
-    assert (folder / "timeline.json").exists()
-    assert not (folder / "audio.wav").exists()  # "no audio kept" keeps only timeline and cues
+    assert session.read_doc("note").decode().strip() == "Client opened up about work."
+    assert session.has("timeline")
+    assert not session.has("audio", stream=True)  # "no audio kept" keeps only timeline and cues
+    assert "encrypted" in win.idle_message.text()
     assert win.pages.currentWidget() is win.idle_page
     assert win.controller.thread is None  # the worker thread was joined
 
@@ -180,7 +179,7 @@ def test_consent_refused_means_no_session(qtbot, window, dialogue):
     assert not win.start_session(SessionConfig(source=f"file:{wav}", consent_analysis=False))
     from app.settings import sessions_dir
 
-    assert list(sessions_dir().iterdir()) == []  # nothing was recorded
+    assert list(sessions_dir().iterdir()) == [] and open_test_store().session_ids() == []  # nothing recorded
 
 
 def test_closing_mid_session_saves(qtbot, window, dialogue):
@@ -194,12 +193,12 @@ def test_closing_mid_session_saves(qtbot, window, dialogue):
     with qtbot.waitSignal(win.session_saved, timeout=30_000) as saved:
         win.close()
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=5_000)
-    folder = Path(saved.args[0])
-    meta = json.loads((folder / "session.json").read_text())
-    timeline = json.loads((folder / "timeline.json").read_text())
+    session = saved_session(saved.args[0])
+    meta = session.meta
+    timeline = session.read_json("timeline")
     assert meta["status"] == "finished" and meta["consent"]["audio"] is True
     assert 2.0 <= timeline["duration"] < 30.0
-    assert (folder / "audio.wav").stat().st_size > 44 + 2 * 16_000 * 2
+    assert session.audio_reader().duration > 2.0 and not session.unsealed_roles()
     assert win.controller.thread is None and not win.controller.running
 
 
@@ -271,7 +270,7 @@ def test_attune_gui_main_runs_the_pipeline_in_its_analysis_process(qtbot, dialog
     assert seen["dialogs"] == []  # no consent asked
     assert seen.get("review_finished") and "saved" not in seen
     assert seen["review_dir"] is not None and not seen["review_dir"].exists()
-    assert list(sessions_dir().iterdir()) == []  # no session was created
+    assert list(sessions_dir().iterdir()) == [] and open_test_store().session_ids() == []  # no session
     assert seen["window"].controller.thread is None
 
 

@@ -9,11 +9,11 @@ timeline start within 0.3 s of "Start session" (done-when).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import os
 
 import soundfile as sf
 
+from tests.store_util import saved_session
 from tests.test_microphone import CUT_S, _child, _offset, pulse, short_dialogue  # noqa: F401 (fixtures)
 from tests.test_ui_level import alternating_levels
 
@@ -79,20 +79,21 @@ def test_window_meter_is_live_and_recording_starts_when_start_is_pressed(
         pulse, short_dialogue, tmp_path):  # noqa: F811 (the fixtures imported above)
     wav, turns = short_dialogue
     levels = alternating_levels(tmp_path / "levels.wav", seconds=4.0)
-    env = {**pulse["env"], "ATTUNE_HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "offscreen"}
+    env = {**pulse["env"], "ATTUNE_HOME": os.environ["ATTUNE_HOME"],  # the test's own encrypted store
+           "ATTUNE_PASSPHRASE": os.environ["ATTUNE_PASSPHRASE"], "QT_QPA_PLATFORM": "offscreen"}
     code = (WINDOW.replace("LEVELS", repr(str(levels))).replace("DIALOGUE", repr(str(wav)))
             .replace("CUT_S", repr(CUT_S)))
     info = _child(code, env, timeout=600)
     assert info["sides"][:6] == ["quiet", "loud", "quiet", "loud", "quiet", "loud"], info["sides"]
 
-    folder = Path(info["dir"])
-    meta = json.loads((folder / "session.json").read_text())
+    session = saved_session(info["dir"])
+    meta = session.meta
     assert meta["status"] == "finished" and meta["source"]["kind"] == "microphone"
     opened = meta["stats"]["open_delay_s"]  # "Start session" pressed → the microphone open
-    recorded, _sr = sf.read(folder / "audio.wav", dtype="float32")
+    recorded = session.audio_reader().read_all()
     played = sf.read(wav, dtype="float32")[0]
     offset = _offset(recorded, played)  # where the dialogue, started with the click, begins in the recording
-    timeline = json.loads((folder / "timeline.json").read_text())
+    timeline = session.read_json("timeline")
     first = min(t["start"] for t in timeline["turns"])
     print(f"microphone open {opened:.3f} s after Start; the dialogue begins {offset:+.3f} s into the "
           f"recording; first turn at {first:.2f} s in the timeline, {offset + turns[0].start:.2f} s "

@@ -14,9 +14,7 @@ sessions folder, and the pipeline's working folder is private and deleted when t
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, replace
@@ -47,6 +45,7 @@ from app.qt_worker import (
     SessionController,
     SessionResult,
     save_after_session,
+    update_session,
 )
 from app.settings import Settings, load_settings, save_settings
 from ui import gc_guard
@@ -352,7 +351,8 @@ class MainWindow(QMainWindow):
     def start_review(self, path: str, speed: float | None = None, transcribe: bool = True) -> bool:
         """Replay a recording through the live pipeline, as if live. A review: no consent is asked
         (there is no client in the room), no session is created (the pipeline works in a private
-        temporary folder that is deleted when the review ends), nothing is remembered."""
+        temporary folder, encrypted under a key held only in memory, deleted when the review ends),
+        nothing is remembered."""
         if self.controller.running or not path:
             return False
         folder = Path(tempfile.mkdtemp(prefix="attune-review-"))  # 0700
@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
                                consent_analysis=True,  # the clinician's own recording, not a client's session
                                keep_audio=False, keep_transcript=transcribe, transcribe=transcribe,
                                realtime=True, speed=max(0.1, speed if speed is not None else self.file_speed),
-                               session_dir=str(folder / "review"))
+                               session_dir=str(folder / "review"), ephemeral=True)
         if not self.start_session(config):
             self._end_review()
             return False
@@ -453,7 +453,8 @@ class MainWindow(QMainWindow):
             self._save(result, "")
             self._back_to_idle(self._done_message(result))
             return
-        dialog = SummaryDialog(cues, str(result.session_dir), bool(self.config and self.config.keep_audio),
+        where = "Attune's encrypted store" if result.session is not None else str(result.session_dir)
+        dialog = SummaryDialog(cues, where, bool(self.config and self.config.keep_audio),
                                self, timeline=result.timeline, review=self.reviewing,
                                keep_transcript=bool(self.config and self.config.keep_transcript))
         self.summary_dialog = dialog
@@ -464,7 +465,11 @@ class MainWindow(QMainWindow):
             self._hide_for_blank(dialog)
 
     def _done_message(self, result: SessionResult) -> str:
-        return "Review ended: nothing was saved." if self.reviewing else f"Session saved in {result.session_dir}"
+        if self.reviewing:
+            return "Review ended: nothing was saved."
+        if result.session is not None:
+            return "Session saved, encrypted."
+        return f"Session saved in {result.session_dir}"
 
     def _summary_done(self, dialog: SummaryDialog, result: SessionResult) -> None:
         if self.summary_dialog is not dialog:
@@ -479,11 +484,11 @@ class MainWindow(QMainWindow):
             self._end_review()
             return
         s = self.settings
-        save_after_session(result.session_dir, note, self._roles(),
+        save_after_session(result.target, note, self._roles(),
                            {k: v for k, v in asdict(s).items() if k.startswith("nudge")})
         merged = self._merged_voices()
         if merged:
-            _update_session_json(Path(result.session_dir), merged_voices=merged)
+            update_session(result.target, merged_voices=merged)
         self.session_saved.emit(str(result.session_dir))
 
     def _back_to_idle(self, message: str) -> None:
@@ -599,17 +604,3 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self._end_review()
 
-
-def _update_session_json(folder: Path, **fields) -> None:
-    """Add ``fields`` to a session's session.json, atomically and privately (0600)."""
-    path = folder / "session.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    meta.update(fields)
-    tmp = path.with_suffix(".json.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(meta, indent=2, ensure_ascii=False))
-    tmp.replace(path)

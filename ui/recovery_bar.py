@@ -1,10 +1,11 @@
 """A quiet bar on the start page that offers to recover sessions a crash left behind.
 
-When the window opens, :meth:`RecoveryBar.scan` looks for interrupted sessions in Attune's sessions
-folder (:func:`app.recorder.find_interrupted`) on a pool thread and, if it finds any, shows one
-line of text with **Recover** and **Not now**: no sound, no pop-up. **Recover** runs
-:func:`app.recorder.recover` (the WAV header is patched, the logged events become ``timeline.json``)
-on a pool thread too, then says where the session now is. **Not now** hides the bar for this run.
+When the window opens, :meth:`RecoveryBar.scan` looks for interrupted sessions in Attune's encrypted
+store (:func:`app.recorder.find_interrupted`; or in a folder of plain session folders when given one)
+on a pool thread and, if it finds any, shows one line of text with **Recover** and **Not now**: no
+sound, no pop-up. **Recover** runs :func:`app.recorder.recover` (the streams a crash left open are
+sealed, the logged events become the timeline) on a pool thread too, then says so. **Not now** hides
+the bar for this run. The bar knows nothing of how sessions are stored: it asks ``app.recorder``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 # -- what the bar says ------------------------------------------------------------------------------
-def started_at(session_dir: Path) -> datetime | None:
+def started_at(session_dir: Any) -> datetime | None:
     """The local start time of a session, from its session.json (None when unreadable)."""
     try:
         return datetime.fromisoformat(str(read_session(session_dir)["started_at"])).astimezone()
@@ -49,7 +50,7 @@ def format_duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def describe(session_dir: Path) -> str:
+def describe(session_dir: Any) -> str:
     """'a session from Wed 25 Nov, 14:02 (3 min 12 s recorded)'."""
     return (f"a session from {format_when(started_at(session_dir))} "
             f"({format_duration(recorded_seconds(session_dir))} recorded)")
@@ -100,12 +101,15 @@ class RecoveryBar(QFrame):
         self.folder_button.setVisible(False)
         self.setVisible(False)
 
-    def root(self) -> Path:
+    def root(self) -> Any:
+        """Where to look: the app's encrypted store (default), or what the caller gave (a store, or a
+        folder of plain session folders)."""
         if self._root is None:
-            from app.settings import sessions_dir
+            from app.unlock import app_store
 
-            return sessions_dir()
-        return Path(self._root() if callable(self._root) else self._root)
+            return app_store()
+        root = self._root() if callable(self._root) else self._root
+        return Path(root) if isinstance(root, str | Path) else root
 
     def _run(self, name: str, job: Callable[[], Any]) -> None:
         relay = self._relay
@@ -127,8 +131,7 @@ class RecoveryBar(QFrame):
         """Look for interrupted sessions (off the GUI thread); the bar shows itself if any."""
         if self.busy:
             return
-        root = self.root()
-        self._run("scan", lambda: [(d, describe(d)) for d in find_interrupted(root)])
+        self._run("scan", lambda: [(d, describe(d)) for d in find_interrupted(self.root())])  # unlocks off the GUI thread
 
     def recover(self) -> None:
         if self.busy or not self.found:
@@ -154,9 +157,9 @@ class RecoveryBar(QFrame):
         if name == "scan":
             self._show_found(result)
             return
-        self.done = [Path(d) for d, _path in result]
+        self.done = [Path(getattr(d, "dir", d)) for d, _path in result]
         self.found = []
-        where = self.done[0] if len(self.done) == 1 else self.root()
+        where = self.done[0] if len(self.done) == 1 else self.done[0].parent
         what = "The session was" if len(self.done) == 1 else f"{len(self.done)} sessions were"
         self.label.setText(f"{what} recovered and can be reviewed like any other: {where}")
         self.recover_button.setVisible(False)

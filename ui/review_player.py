@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
 
 SMOOTH_MS = 33
@@ -65,6 +65,15 @@ class ReviewPlayer(QObject):
         self._duration = duration
         self._loaded = False
         self._player.setSource(QUrl.fromLocalFile(wav_path))
+
+    def set_source_bytes(self, wav: bytes, duration: float) -> None:
+        """Play a WAV held in memory (a session of the encrypted store: nothing decrypted on disk)."""
+        self._duration = duration
+        self._loaded = False
+        self._buffer = QBuffer(self)
+        self._buffer.setData(QByteArray(wav))
+        self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self._player.setSourceDevice(self._buffer, QUrl("review.wav"))
 
     @property
     def is_loaded(self) -> bool:

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from analysis.timeline import Timeline
 from app.review_session import ReviewSession, markers, next_marker, speaker_label
-from app.review_worker import AnalysisJob, DecodeJob, start_job
+from app.review_worker import AnalysisJob, DecodeJob, StoreDecodeJob, start_job
 from ui import theme as themes
 from ui.review_player import SPEEDS, ReviewPlayer
 from ui.review_timeline import MARKER_KINDS, MARKER_LABELS, ReviewTimeline, fmt_time
@@ -314,10 +314,13 @@ class ReviewWindow(QMainWindow):
         self._start_decode()
 
     def _start_decode(self) -> None:
-        if self.session.audio_path is None:
+        if not self.session.has_audio:
             self.statusBar().showMessage("No audio in this session: the timeline only")
             return
-        job = DecodeJob(self.session.audio_path, self._tmpdir / "review.wav")
+        if self.session.store_session is not None:  # decrypted into memory only
+            job = StoreDecodeJob(self.session.store_session)
+        else:
+            job = DecodeJob(self.session.audio_path, self._tmpdir / "review.wav")
         for sig in (job.done, job.failed, job.cancelled):
             sig.connect(lambda *_a, j=job: self._mark_ended(j))
         self._run(job, self._on_decoded, "Preparing the audio")
@@ -325,7 +328,10 @@ class ReviewWindow(QMainWindow):
     def _on_decoded(self, result) -> None:
         wav, env, hop = result
         dur = self._tl.duration if self._tl is not None else len(env) * hop
-        self.player.set_source(wav, dur)
+        if isinstance(wav, bytes):
+            self.player.set_source_bytes(wav, dur)
+        else:
+            self.player.set_source(wav, dur)
         self.timeline_view.set_loudness(env, hop)
 
     def _on_job_failed(self, message: str) -> None:

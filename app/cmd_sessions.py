@@ -1,0 +1,73 @@
+"""``attune sessions list [--client X] [--tag T]`` and ``attune sessions delete ID`` (issue 13).
+
+Both unlock the encrypted store (``--passphrase-file``, ``$ATTUNE_PASSPHRASE`` or a prompt; see
+:mod:`app.unlock`). ``list`` prints one line per session from the encrypted index (id, date, duration,
+status, client pseudonym, tags; no words of the session). ``delete`` removes a session completely: its
+key is destroyed first (so whatever is left of its files on disk can no longer be decrypted), then its
+folder and its index row; the deletion is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.unlock import add_passphrase_option
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("sessions", help="list or delete the sessions of the encrypted store")
+    p.add_argument("--store", metavar="DIR", help="a store folder other than Attune's own (attune live --out DIR)")
+    sub = p.add_subparsers(dest="sessions_command", metavar="ACTION")
+    ls = sub.add_parser("list", help="the sessions, newest first")
+    ls.add_argument("--client", metavar="PSEUDONYM", help="only this client's sessions")
+    ls.add_argument("--tag", metavar="TAG", help="only sessions with this tag")
+    add_passphrase_option(ls)
+    rm = sub.add_parser("delete", help="delete a session completely (its key is destroyed)")
+    rm.add_argument("session_id", metavar="ID", help="the session id ('attune sessions list' shows it)")
+    add_passphrase_option(rm)
+    p.set_defaults(func=run)
+
+
+def _err(message: str) -> None:
+    print(f"attune: error: {message}", file=sys.stderr)
+
+
+def format_line(s) -> str:
+    """``<id>  2025-03-01 10:00  50.0 min  finished  client C-01  tags a,b``."""
+    when = (s.started_at or "?").replace("T", " ")[:16]
+    dur = "?" if s.duration_s is None else f"{s.duration_s / 60:.1f} min"
+    extra = ""
+    if s.client:
+        extra += f"  client {s.client}"
+    if s.tags:
+        extra += f"  tags {','.join(s.tags)}"
+    return f"{s.id}  {when}  {dur}  {s.status or '?'}{extra}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.store import SessionNotFoundError
+    from app.unlock import open_store_cli
+
+    action = getattr(args, "sessions_command", None)
+    if action not in ("list", "delete"):
+        _err("say what to do: attune sessions list | attune sessions delete ID")
+        return 2
+    with open_store_cli(getattr(args, "passphrase_file", None), root=args.store) as store:
+        if action == "list":
+            rows = store.list_sessions(tag=args.tag, client=args.client)
+            if not rows:
+                print("no sessions" + (" match" if args.tag or args.client else " yet"))
+            for s in rows:
+                print(format_line(s))
+            return 0
+        try:
+            existed = store.delete_session(args.session_id)
+        except SessionNotFoundError as exc:
+            _err(str(exc))
+            return 2
+        if not existed:
+            _err(f"no session {args.session_id}")
+            return 1
+        print(f"deleted session {args.session_id} (its key destroyed, its folder removed)")
+        return 0
