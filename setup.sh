@@ -8,11 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # capture, generated dialogues, Qt's libraries (offscreen and on an X desktop), a virtual microphone
-# and a virtual screen for the integration tests and screenshots
+# and a virtual screen for the integration tests and screenshots; Pango and HarfBuzz for the PDF
+# report, Chromium to test the HTML report (issue 15)
 APT_PACKAGES=(libportaudio2 espeak-ng libsndfile1 libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0
               libfontconfig1 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
               pulseaudio pulseaudio-utils libasound2-plugins xvfb
-              libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
+              libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

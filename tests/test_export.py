@@ -285,6 +285,38 @@ def test_html_report_self_contained(exported, corrected):
     assert first not in html, "no transcript unless asked"
 
 
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_html_report_in_headless_chromium(exported):
+    """The report renders in Chromium (Debian's, from setup.sh) with no request but data: ones, no console
+    error, and every chart drawn."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed: ./setup.sh installs it")
+    url = _file(exported, ".report.html").resolve().as_uri()
+    requests, errors = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url, wait_until="load")
+            drawn = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+            height = page.evaluate("document.body.scrollHeight")
+        finally:
+            browser.close()
+    assert [u for u in requests if u != url and not u.startswith("data:")] == []
+    assert errors == []
+    assert len(drawn) >= 4 and all(drawn)
+    assert height > 2000
+
+
 def test_report_transcript_when_asked(tmp_path, corrected):
     from analysis.export.report import render_html
 

@@ -11,7 +11,8 @@ tests/test_export.py):
 * speakers are named by role only: Therapist, Client, Client 2, ...; a speaker without a role is
   Speaker 1, Speaker 2, ... (their ids S1, S2 are kept: they carry no name);
 * in the transcript, the notes and the bookmarks, each of these is replaced by a bracketed tag:
-  the speakers' own names as given in review (``[NAME]``); e-mail addresses (``[EMAIL]``); web
+  the speakers' own names as given in review, whole and each word of them (not words such as
+  "Speaker" or "Client" of default labels, nor parts with digits) (``[NAME]``); e-mail addresses (``[EMAIL]``); web
   addresses (``[URL]``); dates: a month or weekday name, ``12/03/2024``-style and ISO dates, ordinals
   such as "3rd" (``[DATE]``); numbers, in digits or in words from eleven up, and phone numbers
   (``[NUMBER]``); any capitalised word that does not begin a sentence, which catches names of
@@ -87,6 +88,9 @@ MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augus
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 NUMBER_WORDS = ["eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million"]
 # capitalised anyway, not a name (sentence-initial words are never redacted as names)
+# words of default or role labels ("Speaker 1", "Voice S2", "Client 2"), not names: never masked alone
+GENERIC_LABEL_WORDS = {"speaker", "client", "therapist", "voice", "person", "patient", "counsellor", "counselor",
+                       "unknown", "dr", "mr", "mrs", "ms"}
 KEEP_CAPITALISED = {"i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "tv", "mr", "mrs", "ms", "dr"}
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -100,10 +104,12 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 def redact_text(text: str, names: Iterable[str] = ()) -> str:
     """``text`` with names, places, dates, numbers, e-mail and web addresses replaced by tags (the rule
     set in this module's docstring)."""
-    for name in sorted({n for n in names if n and n.strip()}, key=len, reverse=True):
-        for part in {name, *name.split()}:
-            if len(part) >= 2 and part.lower() not in KEEP_CAPITALISED:
-                text = re.sub(rf"\b{re.escape(part)}\b", "[NAME]", text, flags=re.IGNORECASE)
+    full = {n.strip() for n in names if n and n.strip()}
+    parts = {p for n in full for p in n.split() if not any(c.isdigit() for c in p)
+             and p.lower() not in GENERIC_LABEL_WORDS} - full
+    for part in sorted(full, key=len, reverse=True) + sorted(parts, key=len, reverse=True):  # whole names first
+        if len(part) >= 2 and part.lower() not in KEEP_CAPITALISED:
+            text = re.sub(rf"\b{re.escape(part)}\b", "[NAME]", text, flags=re.IGNORECASE)
     text = _EMAIL.sub("[EMAIL]", text)
     text = _URL.sub("[URL]", text)
     text = _DATE_NUM.sub("[DATE]", text)

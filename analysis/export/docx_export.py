@@ -33,16 +33,17 @@ def write_docx(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, 
         doc.add_paragraph("De-identified: speakers by role; names, places, dates and numbers replaced "
                           "by [NAME], [DATE], [NUMBER].").italic = True
     lines = spoken_lines(p)
-    table = doc.add_table(rows=1, cols=3)
+    # all rows at once: add_row() one by one costs four times as much (a 90-minute session: 1.9 s)
+    table = doc.add_table(rows=len(lines) + 1, cols=3)
     table.style = "Light Grid Accent 1"
-    hdr = table.rows[0].cells
-    for cell, text in zip(hdr, ("Time", "Speaker", "Text" if t.utterances else "Turn"), strict=True):
+    rows = iter(table.rows)
+    for cell, text in zip(next(rows).cells, ("Time", "Speaker", "Text" if t.utterances else "Turn"), strict=True):
         cell.text = text
-    for sp, s, e, text in lines:
-        row = table.add_row().cells
-        row[0].text = f"{clock(s, ms=True)} – {clock(e, ms=True)}"
-        row[1].text = p.name(sp)
-        row[2].text = text if t.utterances else ""
+    for (sp, s, e, text), row in zip(lines, rows, strict=True):
+        cells = row.cells
+        cells[0].text = f"{clock(s, ms=True)} – {clock(e, ms=True)}"
+        cells[1].text = p.name(sp)
+        cells[2].text = text if t.utterances else ""
     if p.notes:
         doc.add_heading("Notes and bookmarks", level=2)
         for b in p.notes:
