@@ -114,64 +114,104 @@ def analyze_file(path: str | Path, options: AnalysisOptions | None = None,
         if info.duration and info.duration - duration > TRUNCATION_TOLERANCE_S:
             warnings.append(f"the file seems truncated: its header declares {info.duration:.1f} s "
                             f"but only {duration:.1f} s could be read; analysed what is there")
-        if not regions:
-            warnings.append("no speech was detected")
-
-        speaker_ids, turns = ["S1"], [Turn("S1", r.start, r.end) for r in regions]
-        roles: dict[str, str | None] = {}
-        match: float | None = None
-        if options.diarize and regions:
-            from analysis.windowed_diarization import diarize_windows
-
-            t = time.perf_counter()
-            diarized = diarize_windows(store.read, duration, [(r.start, r.end) for r in regions],
-                                       options.diarization, progress=lambda f: progress("diarize", f),
-                                       window_s=options.diarize_window_s)
-            stage_seconds["diarize"] = time.perf_counter() - t
-            if diarized.turns:
-                speaker_ids, turns = diarized.speakers, list(diarized.turns)
-            if options.therapist_voiceprint is not None and diarized.embeddings:
-                from analysis.enrollment import assign_roles
-
-                roles, _matched, match = assign_roles(diarized.embeddings, options.therapist_voiceprint)
-            progress("diarize", 1.0)
-
-        utterances: tuple = ()
-        if options.transcribe and regions:
-            t = time.perf_counter()
-            transcriber = Transcriber(options.transcriber)
-            transcriber.model  # noqa: B018  (load once, timed apart from the transcription itself)
-            stage_seconds["model_load"] = time.perf_counter() - t
-            t = time.perf_counter()
-            utterances = tuple(transcriber.transcribe_regions(
-                store.read, [(r.start, r.end) for r in regions], duration,
-                on_progress=lambda f: progress("transcribe", f)))
-            stage_seconds["transcribe"] = time.perf_counter() - t
-        progress("transcribe", 1.0)
-        if utterances:  # who said each word: the one rule the cue engine counts words with, one speaker or more
-            utterances = tuple(attribute(utterances, turns))
-
-        t = time.perf_counter()
-        metrics, events = compute_cues(turns, utterances, duration, options.cues, audio=store.read,
-                                       speakers=speaker_ids)
-        warnings.extend(metrics.session.get("warnings", ()))  # e.g. tone that could not be measured
-        stage_seconds["cues"] = time.perf_counter() - t
-        if match is not None:
-            metrics = replace(metrics, session={**metrics.session, "therapist_match": round(match, 3)})
-        timeline = Timeline(
-            duration=duration,
-            speakers=label_speakers(speaker_ids, roles, options.therapist_name),
-            turns=tuple(sorted(turns, key=lambda t: (t.start, t.speaker))),
-            utterances=tuple(sorted(utterances, key=lambda u: u.start)),
-            events=events,
-            metrics=metrics,
-            source={"file": Path(path).name, "sample_rate": info.sample_rate, "channels": info.channels,
-                    "format": info.format, "declared_duration": round(info.duration, 3)},
-            provenance=_provenance(options),
-        )
-        return AnalysisResult(timeline, info, warnings, stage_seconds)
+        source = {"file": Path(path).name, "sample_rate": info.sample_rate, "channels": info.channels,
+                  "format": info.format, "declared_duration": round(info.duration, 3)}
+        return _analyze_stored(store.read, duration, regions, info, source, options, progress,
+                               stage_seconds, warnings)
     finally:
         store.close()
+
+
+READ_BLOCK_S = 60.0  # s: analyze_samples reads its audio in slices this long for the VAD
+
+
+def analyze_samples(read: Callable[[float, float | None], np.ndarray], duration: float,
+                    options: AnalysisOptions | None = None, progress: ProgressFn = _noop,
+                    source: dict | None = None) -> AnalysisResult:
+    """Analyse audio that is already 16 kHz mono and readable by time (``read(start_s, end_s)`` ->
+    float32), e.g. a session of the encrypted store decrypted slice by slice: nothing is written to
+    disk (the VAD reads it once in :data:`READ_BLOCK_S` slices; the later stages read what they need)."""
+    options = options or AnalysisOptions()
+    stage_seconds: dict[str, float] = {}
+    warnings: list[str] = []
+    t0 = time.perf_counter()
+    vad = VadStage(options.vad)
+    regions: list[SpeechRegion] = []
+    t = 0.0
+    while t < duration:
+        end = min(duration, t + READ_BLOCK_S)
+        regions.extend(vad.process(read(t, end)))
+        progress("decode", min(1.0, end / duration) if duration else 1.0)
+        t = end
+    regions.extend(vad.flush())
+    stage_seconds["vad"] = time.perf_counter() - t0
+    progress("decode", 1.0)
+    info = AudioInfo(path="", duration=duration, sample_rate=SAMPLE_RATE, channels=1, format="pcm_s16le",
+                     backend="memory")
+    return _analyze_stored(read, duration, regions, info, {**(source or {}), "sample_rate": SAMPLE_RATE,
+                                                            "channels": 1}, options, progress, stage_seconds,
+                           warnings)
+
+
+def _analyze_stored(read, duration: float, regions: list[SpeechRegion], info: AudioInfo, source: dict,
+                    options: AnalysisOptions, progress: ProgressFn, stage_seconds: dict[str, float],
+                    warnings: list[str]) -> AnalysisResult:
+    """The stages after decoding and VAD, reading the audio through ``read(start_s, end_s)``."""
+    if not regions:
+        warnings.append("no speech was detected")
+
+    speaker_ids, turns = ["S1"], [Turn("S1", r.start, r.end) for r in regions]
+    roles: dict[str, str | None] = {}
+    match: float | None = None
+    if options.diarize and regions:
+        from analysis.windowed_diarization import diarize_windows
+
+        t = time.perf_counter()
+        diarized = diarize_windows(read, duration, [(r.start, r.end) for r in regions],
+                                   options.diarization, progress=lambda f: progress("diarize", f),
+                                   window_s=options.diarize_window_s)
+        stage_seconds["diarize"] = time.perf_counter() - t
+        if diarized.turns:
+            speaker_ids, turns = diarized.speakers, list(diarized.turns)
+        if options.therapist_voiceprint is not None and diarized.embeddings:
+            from analysis.enrollment import assign_roles
+
+            roles, _matched, match = assign_roles(diarized.embeddings, options.therapist_voiceprint)
+        progress("diarize", 1.0)
+
+    utterances: tuple = ()
+    if options.transcribe and regions:
+        t = time.perf_counter()
+        transcriber = Transcriber(options.transcriber)
+        transcriber.model  # noqa: B018  (load once, timed apart from the transcription itself)
+        stage_seconds["model_load"] = time.perf_counter() - t
+        t = time.perf_counter()
+        utterances = tuple(transcriber.transcribe_regions(
+            read, [(r.start, r.end) for r in regions], duration,
+            on_progress=lambda f: progress("transcribe", f)))
+        stage_seconds["transcribe"] = time.perf_counter() - t
+    progress("transcribe", 1.0)
+    if utterances:  # who said each word: the one rule the cue engine counts words with, one speaker or more
+        utterances = tuple(attribute(utterances, turns))
+
+    t = time.perf_counter()
+    metrics, events = compute_cues(turns, utterances, duration, options.cues, audio=read,
+                                   speakers=speaker_ids)
+    warnings.extend(metrics.session.get("warnings", ()))  # e.g. tone that could not be measured
+    stage_seconds["cues"] = time.perf_counter() - t
+    if match is not None:
+        metrics = replace(metrics, session={**metrics.session, "therapist_match": round(match, 3)})
+    timeline = Timeline(
+        duration=duration,
+        speakers=label_speakers(speaker_ids, roles, options.therapist_name),
+        turns=tuple(sorted(turns, key=lambda t: (t.start, t.speaker))),
+        utterances=tuple(sorted(utterances, key=lambda u: u.start)),
+        events=events,
+        metrics=metrics,
+        source=source,
+        provenance=_provenance(options),
+    )
+    return AnalysisResult(timeline, info, warnings, stage_seconds)
 
 
 def label_speakers(ids: list[str], roles: dict[str, str | None], therapist_name: str | None

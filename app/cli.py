@@ -269,12 +269,25 @@ def run_review(args: argparse.Namespace) -> int:
 
     if args.list or not args.path:
         entries = list_sessions()
-        if not entries:
+        stored = []
+        from app.store import vault_path
+        from app.vault import Vault
+
+        if Vault.exists(vault_path()):  # the encrypted store's sessions (attune review ID opens one)
+            from app.unlock import open_store_cli
+
+            with open_store_cli(args.passphrase_file) as store:
+                stored = store.list_sessions()
+        if not entries and not stored:
             print("no recorded sessions yet")
         for e in entries:
             dur = "?" if e.duration is None else f"{e.duration / 60:.1f} min"
             print(f"{e.path}  {dur}, {e.speakers if e.speakers is not None else '?'} speaker(s), "
                   f"{e.notes} note(s)")
+        from app.cmd_sessions import format_line
+
+        for s in stored:
+            print(format_line(s))
         return 0
     from app.review_session import is_store_session_ref
 

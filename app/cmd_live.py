@@ -212,11 +212,10 @@ def _run_session(args, session, stored, tick, tty) -> int:
         if args.no_audio:
             _err("--reanalyze needs the audio, which --no-audio does not keep")
             return 1
-        try:
-            session.reanalyze()
-        except RuntimeError as exc:
-            _err(str(exc))
-            return 1
+        print("re-analysing the recording offline ...", flush=True)
+        result = session.reanalyze()
+        print(f"offline timeline: {len(result.timeline.turns)} turns, {len(result.timeline.utterances)} "
+              f"utterances (saved encrypted with the session)")
     return 1 if session.error and not timeline.turns else 0
 
 
@@ -231,7 +230,14 @@ def _plain_root(root: Path | None) -> bool:
 
 
 def run_recover(args: argparse.Namespace) -> int:
+    import re
+
+    if args.root and re.fullmatch(r"[0-9a-f]{32}", args.root) and not Path(args.root).exists():
+        args.sessions, args.root = [args.root, *args.sessions], None  # `attune recover ID...`
     root = Path(args.root) if args.root else None
+    if root is not None and not root.is_dir():
+        _err(f"{root}: no such folder")
+        return 2
     if _plain_root(root) or any(Path(t).is_dir() for t in args.sessions):
         return run_recover_plain(args, root)
     from app.recorder import find_interrupted, is_interrupted, recover_store_session

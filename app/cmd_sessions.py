@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from app.unlock import add_passphrase_option
 
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     action = getattr(args, "sessions_command", None)
     if action not in ("list", "delete"):
         _err("say what to do: attune sessions list | attune sessions delete ID")
+        return 2
+    if args.store is not None and not Path(args.store).is_dir():
+        _err(f"{args.store}: no such store folder")
         return 2
     with open_store_cli(getattr(args, "passphrase_file", None), root=args.store) as store:
         if action == "list":

@@ -74,15 +74,13 @@ class LiveSession(SessionRunner):
 
     # -- review quality -------------------------------------------------------------------------------
     def reanalyze(self, options: Any = None, progress: Any = None):
-        """Full offline analysis of the recording; writes ``timeline.offline.json``. Needs kept audio."""
+        """Full offline analysis of the recording; writes ``timeline.offline.json`` (a store session: its
+        encrypted ``timeline_offline``). Needs kept audio."""
         if not self.recorder.keep_audio:
             raise RuntimeError("no audio was kept for this session (consent), so it cannot be re-analysed")
         if self.timeline is None:
             self.finish()
-        if self.store_session is not None:
-            raise RuntimeError("re-analysing an encrypted session is not available yet; "
-                               "the live timeline is saved")
-        return reanalyze(self.dir, options, progress)
+        return reanalyze(self.store_session or self.dir, options, progress)
 
 
 def stored_session_options(session_dir: str | Path, options: Any = None):
@@ -104,10 +102,25 @@ def stored_session_options(session_dir: str | Path, options: Any = None):
     return replace(options, diarization=replace(hints, num_speakers=count))
 
 
-def reanalyze(session_dir: str | Path, options: Any = None, progress: Any = None):
+def reanalyze(session_dir: Any, options: Any = None, progress: Any = None):
     """``analyze_file`` on a session folder's recording (speaker count from its session.json, see
-    :func:`stored_session_options`); saves ``timeline.offline.json``."""
+    :func:`stored_session_options`); saves ``timeline.offline.json``. A session of the encrypted store:
+    its audio is decrypted slice by slice into memory (``analyze_samples``) and the result is saved
+    encrypted as its ``timeline_offline``."""
     from analysis.pipeline import analyze_file
+
+    if hasattr(session_dir, "audio_reader"):
+        from analysis.pipeline import analyze_samples
+
+        session = session_dir
+        if not session.has("audio", stream=True):
+            raise FileNotFoundError(f"session {session.id}: the session has no recording to re-analyse")
+        reader = session.audio_reader()
+        kwargs = {"progress": progress} if progress is not None else {}
+        result = analyze_samples(reader.read, reader.duration, stored_session_options(session, options),
+                                 source={"session": session.id}, **kwargs)
+        session.write_json("timeline_offline", result.timeline.to_dict())
+        return result
 
     audio = Path(session_dir) / AUDIO_NAME
     if not audio.exists():

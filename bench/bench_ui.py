@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the pipeline on the worker thread instead of the analysis process")
     args = ap.parse_args(argv)
     os.environ.setdefault("ATTUNE_HOME", tempfile.mkdtemp(prefix="attune-bench-ui-"))
+    # sessions go into the encrypted store: a throw-away one here, unlocked without a dialog
+    os.environ.setdefault("ATTUNE_PASSPHRASE", "attune benchmark only")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from PySide6.QtCore import QElapsedTimer, QTimer

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no DISPLAY: run under xvfb-run (see the module docstring)", file=sys.stderr)
         return 2
     os.environ.setdefault("ATTUNE_HOME", tempfile.mkdtemp(prefix="attune-shots-"))
+    # sessions go into the encrypted store: a throw-away one here, unlocked without a dialog
+    os.environ.setdefault("ATTUNE_PASSPHRASE", "attune benchmark only")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

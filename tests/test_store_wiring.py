@@ -256,3 +256,134 @@ def test_review_opens_a_store_session_and_keeps_its_layers_encrypted():
     assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * 48_000 and len(env) == 30
     assert abs(float(env[0]) - 20 * np.log10(0.2)) < 0.1
     assert [e["purpose"] for e in open_test_store().audit_entries() if e["action"] == "open"] == ["review"] * 3
+
+
+def test_recover_reports_a_tampered_recording_in_one_line_and_changes_nothing(capsys):
+    store = open_test_store()
+    session = store.create_session()
+    rec = Recorder(session, keep_audio=True)
+    for _ in range(10):
+        rec.write(np.full(1_600, 0.1, np.float32))
+    rec._audio.stream.sync()
+    session.update(pid=2**22 + 12345)  # the recording process is gone
+    path = session.path("audio", stream=True)
+    data = bytearray(path.read_bytes())
+    data[40 + 3 * (8 + 3_200 + 16) + 100] ^= 0x01  # a bit of the 4th record's ciphertext
+    path.write_bytes(bytes(data))
+    from app.cli import main
+
+    assert main(["recover", session.id]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"attune: error: {session.id}: could not be recovered: ")
+    assert "record 3" in err and "altered" in err, err
+    assert path.read_bytes() == bytes(data)  # nothing was changed
+    assert open_test_store().session(session.id).meta["status"] == "recording"
+
+
+def test_attune_live_subprocess_writes_no_plain_audio_or_index(tmp_path, marked_dialogue):
+    """The real command, in its own process: nothing with a WAV or SQLite header anywhere it writes."""
+    import subprocess
+    import sys
+
+    wav, _ = marked_dialogue
+    clean_tmp, cache = tmp_path / "tmp", tmp_path / "cache"
+    clean_tmp.mkdir()
+    cache.mkdir()
+    env = {**os.environ, "TMPDIR": str(clean_tmp), "XDG_CACHE_HOME": str(cache)}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "live", "--file", str(wav), "--duration", "4",
+                           "--no-transcribe", "--no-diarize", "-q", "--client", "C-3"],
+                          env=env, capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "saved, encrypted" in proc.stdout
+    s = only_session()
+    assert s.meta["client"] == "C-3" and 3.9 <= s.audio_reader().duration <= 4.1
+    assert not plaintext_found([Path(os.environ["ATTUNE_HOME"]), clean_tmp, cache], [])
+
+
+def test_review_list_shows_the_store_sessions(capsys):
+    store = open_test_store()
+    s = store.create_session({"status": "finished", "duration": 120.0, "client": "C-5"})
+    store.close()
+    from app.cli import main
+
+    assert main(["review", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(s.id) and "2.0 min" in lines[0] and "client C-5" in lines[0]
+
+
+def test_a_store_session_is_reanalysed_from_memory(marked_dialogue, tmp_path, monkeypatch):
+    """The offline re-analysis reads the encrypted recording slice by slice: no file is decoded into."""
+    from analysis.pipeline import AnalysisOptions
+    from app.live_session import reanalyze
+
+    wav, _truth = marked_dialogue
+    clean_tmp = tmp_path / "tmp"
+    clean_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(clean_tmp))
+    store = open_test_store()
+    session = store.create_session({"people_in_room": {"choice": "individual", "count": 2}})
+    rec = Recorder(session, keep_audio=True)
+    audio, _sr = sf.read(wav, dtype="float32")
+    for i in range(0, len(audio), 1_600):
+        rec.write(audio[i:i + 1_600])
+    rec.close()
+    result = reanalyze(session, AnalysisOptions(transcribe=False, diarize=False))
+    assert result.timeline.turns and result.timeline.duration == pytest.approx(len(audio) / 16_000, abs=0.01)
+    saved = Timeline.from_dict(session.read_json("timeline_offline"))
+    assert [(t.speaker, round(t.start, 2)) for t in saved.turns] == [(t.speaker, round(t.start, 2))
+                                                                     for t in result.timeline.turns]
+    assert not files_under(clean_tmp)
+
+
+def test_the_app_asks_again_after_a_wrong_passphrase(monkeypatch):
+    from app.unlock import open_store_with
+
+    monkeypatch.delenv("ATTUNE_PASSPHRASE")
+    asked: list = []
+    answers = iter(["not it at all", TEST_PASSPHRASE])
+
+    def ask(first_run, error):
+        asked.append((first_run, error))
+        return next(answers)
+
+    store = open_store_with(ask, lambda text: pytest.fail("no recovery key on unlock"))
+    assert store is not None and store.master.unlocked_by == "passphrase"
+    assert asked == [(False, None), (False, "wrong passphrase")]
+    assert open_store_with(lambda first_run, error: None, print) is None  # cancelled: no store
+
+
+def test_the_app_sets_up_the_store_on_first_run(monkeypatch, _private_home):
+    from app.unlock import open_store_with
+
+    (_private_home / "store" / "vault.json").unlink()
+    monkeypatch.delenv("ATTUNE_PASSPHRASE")
+    answers = iter(["short", "a passphrase long enough"])
+    asked: list = []
+    shown: list = []
+
+    def ask(first_run, error):
+        asked.append((first_run, error))
+        return next(answers)
+
+    store = open_store_with(ask, shown.append)
+    assert store is not None and asked[0] == (True, None) and asked[1][0] is True and "8" in asked[1][1]
+    assert len(shown) == 1 and re.search(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){7}", shown[0])
+
+
+def test_unlock_dialog_checks_the_two_passphrases(qtbot):
+    from ui.unlock_dialog import UnlockDialog, wrong_text
+
+    d = UnlockDialog(first_run=True)
+    qtbot.addWidget(d)
+    d.passphrase.setText("one passphrase")
+    d.again.setText("another one")
+    d._accept()
+    assert d.result() == 0 and "differ" in d.error.text()
+    d.again.setText("one passphrase")
+    d._accept()
+    assert d.result() == 1 and d.value() == "one passphrase"
+    assert wrong_text("wrong passphrase") == "Wrong passphrase. Try again."
+    unlock = UnlockDialog(first_run=False, error=wrong_text("wrong passphrase"))
+    qtbot.addWidget(unlock)
+    assert not unlock.again.isVisibleTo(unlock) and "Wrong passphrase" in unlock.error.text()
