@@ -1,6 +1,7 @@
 """``attune export SESSION_DIR_OR_TIMELINE... --format FMT[,FMT...] --out DIR [--deidentify]`` (issue 15).
 
-Each session (a session folder, or a ``.timeline.json`` from ``attune analyze``) is read through
+Each session (a session folder, a ``.timeline.json`` from ``attune analyze``, or a session of the
+encrypted store by its id or folder, unlocked as ``attune review`` does) is read through
 :func:`load_for_export`, the one place that knows where sessions live: the corrected timeline (the
 names, roles and corrections made in review), the notes and bookmarks, the audio when it was kept.
 The formats are written by :mod:`analysis.export`. Errors are one line each (never a traceback): an
@@ -34,13 +35,22 @@ class ExportSource:
     notes: list = field(default_factory=list)  # app.review_session.Note (t, text, kind, category)
     audio_path: Path | None = None
     corrections: int = 0
+    audio_reader: Any = None  # an encrypted session's audio: () -> app.store.AudioReader
 
 
 def load_for_export(path: str | os.PathLike) -> ExportSource:
     """A session folder or a timeline file, with the review's corrections, names and notes applied.
     Raises :class:`ExportInputError` (one line) for anything else."""
-    from app.review_session import ReviewError, open_review
+    from app.review_session import ReviewError, is_store_session_ref, open_review
+    from app.user_errors import message, user_error_types
 
+    if is_store_session_ref(path):  # a session of the encrypted store: its id or its folder
+        try:
+            return source_from_review(open_review(path))
+        except ReviewError as exc:
+            raise ExportInputError(str(exc)) from None
+        except user_error_types() as exc:  # locked store, wrong passphrase, damaged files
+            raise ExportInputError(f"{path}: {message(exc)}") from None
     p = Path(path).expanduser()
     if not p.exists():
         raise ExportInputError(f"{p}: does not exist")
@@ -68,8 +78,11 @@ def source_from_review(session) -> ExportSource:
         name = p.name[: -len(TIMELINE_SUFFIX)]
     else:
         name = p.stem
+    store = getattr(session, "store_session", None)
+    reader = store.audio_reader if store is not None and session.has_audio else None
     return ExportSource(name=name or "session", timeline=session.timeline(), notes=list(session.notes),
-                        audio_path=session.audio_path, corrections=len(session.corrections.ops))
+                        audio_path=session.audio_path, corrections=len(session.corrections.ops),
+                        audio_reader=reader)
 
 
 def add_parser(subparsers) -> None:
@@ -119,7 +132,7 @@ def export_source(src: ExportSource, out_dir: Path, formats: list[str], *, stem:
         facts["Corrections made in review"] = str(src.corrections)
     return export(src.timeline, out_dir / stem, formats, deidentify=deidentify, notes=src.notes, words=words,
                   audio_path=src.audio_path, title=None if deidentify else src.name, facts=facts,
-                  include_transcript=include_transcript, start=start, end=end)
+                  include_transcript=include_transcript, start=start, end=end, audio_reader=src.audio_reader)
 
 
 def run(args: argparse.Namespace) -> int:

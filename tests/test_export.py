@@ -522,3 +522,30 @@ def test_export_dialog_in_review_window(qtbot, session_dir, tmp_path):
         dlg.close()
     finally:
         w.shutdown()
+
+
+# -- a session of the encrypted store ----------------------------------------------------------------
+def test_store_session_by_id(session_dir, tmp_path):
+    """A session of the encrypted store (issue 13), named by its id: its encrypted timeline, notes and
+    audio are exported like a folder's (the audio decrypted a slice at a time)."""
+    import soundfile as sf
+
+    from app.review_session import TIMELINE_ROLE
+    from tests.store_util import open_test_store
+
+    store = open_test_store()
+    s = store.create_session({"client": "C-1"})
+    s.write_json(TIMELINE_ROLE, Timeline.load(session_dir / "timeline.json").to_dict())
+    audio, sr = sf.read(str(session_dir / "audio.wav"), dtype="float32")
+    w = s.audio_writer(sample_rate=sr)
+    w.write(audio)
+    w.close()
+    sid = s.dir.name
+    review = open_review(sid)
+    review.add_note(12.0, "stored note")
+    assert export_main([sid, "-f", "json,wav", "-o", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / f"{sid}.timeline.json").read_text())
+    _validate(doc)
+    assert [n["text"] for n in doc["notes"]] == ["stored note"]
+    info = sf.info(str(tmp_path / f"{sid}.wav"))
+    assert info.samplerate == sr and abs(info.frames - len(audio)) <= 1

@@ -63,7 +63,7 @@ class ExportDialog(QDialog):
             cb = QCheckBox(LABELS.get(fmt, fmt))
             cb.setToolTip(FORMATS[fmt][2])
             cb.setChecked(fmt in DEFAULT_FORMATS)
-            if fmt == "wav" and source.audio_path is None:
+            if fmt == "wav" and source.audio_path is None and source.audio_reader is None:
                 cb.setEnabled(False)
                 cb.setToolTip("no audio was kept for this session")
             self.format_boxes[fmt] = cb
@@ -108,7 +108,7 @@ class ExportDialog(QDialog):
             wav.setChecked(False)
             wav.setEnabled(False)
         else:
-            wav.setEnabled(self.source.audio_path is not None)
+            wav.setEnabled(self.source.audio_path is not None or self.source.audio_reader is not None)
         self.export_btn.setEnabled(True)
 
     def _choose(self) -> None:
