@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
 
     from analysis.export import FORMATS, export
+    from audio import SAMPLE_RATE
 
     tl = synthetic_timeline(args.minutes)
     notes = [{"t": float(t), "text": "" if i % 2 else f"note {i}", "kind": "bookmark" if i % 2 else "note"}
@@ -45,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="attune-bench-export-") as tmp:
         wav = Path(tmp) / "audio.wav"
         rng = np.random.default_rng(0)
-        with sf.SoundFile(str(wav), "w", samplerate=16000, channels=1, subtype="PCM_16") as f:
+        with sf.SoundFile(str(wav), "w", samplerate=SAMPLE_RATE, channels=1, subtype="PCM_16") as f:
             for _ in range(int(args.minutes * 6)):
-                f.write((rng.standard_normal(160000) * 0.01).astype(np.float32))
+                f.write((rng.standard_normal(SAMPLE_RATE * 10) * 0.01).astype(np.float32))
         seconds, cpu = {}, {}
         html = None
         t_all, c_all = time.perf_counter(), time.process_time()
