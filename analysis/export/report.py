@@ -136,7 +136,9 @@ def report_context(p: Prepared, *, title: str | None, include_transcript: bool,
     t = p.timeline
     s = t.metrics.session
     col = charts.speaker_colours(p)
-    people = [{"name": p.name(sp.id), "role": sp.role or "role not set", "colour": col[sp.id]} for sp in t.speakers]
+    people = [{"name": p.name(sp.id), "colour": col[sp.id],
+               "role": "" if (sp.role or "") == p.name(sp.id).split()[0].lower() else (sp.role or "role not set")}
+              for sp in t.speakers]
     n_words = sum(len(u.words) or len(u.text.split()) for u in t.utterances)
     fact_rows = [("Length", clock(t.duration)),
                  ("Speech", f"{clock(metric(s, 'speech_time') or 0)} ({_pct((metric(s, 'speech_time') or 0) / t.duration if t.duration else None)})"),
@@ -235,11 +237,11 @@ TEMPLATE = r"""<!DOCTYPE html>
 <main>
 <h1>{{ title }}</h1>
 <p class="sub">Made by Attune{% if version %} {{ version }}{% endif %} on {{ generated }} for supervision and the clinician’s own review · confidential clinical material</p>
-{% if deidentified %}<p class="banner"><strong>De-identified.</strong> People are named by role only; names, places, dates and numbers in notes are replaced by tags; the source file’s name and details are left out.</p>{% endif %}
+{% if deidentified %}<p class="banner"><strong>De-identified.</strong> People are named by role only; names, places, dates and numbers in the transcript and notes are replaced by tags; the source file’s name and details are left out.</p>{% endif %}
 <p class="lead">These figures <strong>describe</strong> the conversation; they do not judge it. Each comes from who spoke when{% if has_words %} and what was said{% endif %}, measured by the machine and corrected in review where the clinician did. The tone figures describe the voice, never emotions. Read them beside the recording and your own memory of the session.</p>
 
 <h2>The session</h2>
-<ul class="people">{% for p in people %}<li><span class="who" style="background: {{ p.colour }}"></span><strong>{{ p.name }}</strong> <span class="role">({{ p.role }})</span></li>{% endfor %}</ul>
+<ul class="people">{% for p in people %}<li><span class="who" style="background: {{ p.colour }}"></span><strong>{{ p.name }}</strong>{% if p.role %} <span class="role">({{ p.role }})</span>{% endif %}</li>{% endfor %}</ul>
 <table class="facts">
 {% for k, v in facts %}<tr><th scope="row">{{ k }}</th><td>{{ v }}</td></tr>
 {% endfor %}</table>

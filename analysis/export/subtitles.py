@@ -13,7 +13,7 @@ from analysis.timeline import Timeline
 
 
 def _cue_text(name: str, text: str) -> str:
-    return text if text else f"({name} speaking)"
+    return text if text else "(speaking)"
 
 
 def write_srt(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, notes=None,
