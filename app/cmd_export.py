@@ -91,9 +91,10 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="export sessions to JSON, CSV, subtitles, RTTM, Praat, ELAN, Audacity, Word, "
                        "a supervision report (HTML, PDF) or WAV",
-        description="Export sessions (folders or .timeline.json files) with the corrections, names and "
+        description="Export sessions (folders, .timeline.json files or store session ids) with the corrections, names and "
                     "notes made in review. Formats: " + "; ".join(f"{k}: {v[2]}" for k, v in FORMATS.items()))
-    p.add_argument("paths", nargs="+", metavar="SESSION_DIR_OR_TIMELINE", help="session folders or timeline files")
+    p.add_argument("paths", nargs="+", metavar="SESSION_DIR_OR_TIMELINE",
+                   help="session folders, timeline files or sessions of the encrypted store (id)")
     p.add_argument("-f", "--format", required=True, metavar="FMT[,FMT...]", action="append",
                    help=f"formats, comma-separated: {', '.join(FORMATS)}, or all")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")

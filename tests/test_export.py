@@ -417,9 +417,13 @@ def test_metrics_only_has_no_words(session_dir, corrected, tmp_path):
 
 
 # -- the command line ------------------------------------------------------------------------------
+ATTUNE = str(Path(sys.executable).parent / "attune")
+
+
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "app.cmd_export", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    """``attune export ...`` as a user runs it."""
+    return subprocess.run([ATTUNE, "export", *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
 
 
 def test_cli_bad_input_one_line_non_zero(tmp_path, session_dir):
