@@ -502,6 +502,9 @@ def test_export_dialog_in_review_window(qtbot, session_dir, tmp_path):
     qtbot.addWidget(w)
     opened: list[Path] = []
     try:
+        # as tests/test_review.py does: the window's decode job done before anything else (and before
+        # the teardown, which must not meet a job still starting)
+        qtbot.waitUntil(lambda: w.player.is_loaded, timeout=20000)
         w.rename_speaker(next(s.id for s in w.session.timeline().speakers if s.role == "client"), "Sam Client")
         dlg = w.open_export(out_dir=tmp_path / "exp", open_folder=opened.append, modal=False)
         qtbot.addWidget(dlg)
