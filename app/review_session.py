@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import uuid
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis.timeline import Speaker, Timeline, Turn, Utterance
+
+log = logging.getLogger(__name__)
 
 TIMELINE_NAME = "timeline.json"
 AUDIO_NAME = "audio.wav"
@@ -48,6 +51,9 @@ TIMELINE_SUFFIX = ".timeline.json"
 TIMELINE_ROLE = "timeline"  # the roles of a store session's encrypted files (app.store)
 NOTES_ROLE = "notes"
 CORRECTIONS_ROLE = "corrections"
+OFFLINE_ROLE = "timeline_offline"  # the review-quality re-analysis of a live session (app.live_session)
+OFFLINE_NAME = "timeline.offline.json"  # the same beside a session folder's timeline.json
+BASES = ("live", "offline")  # which machine timeline the corrections apply to
 
 
 class ReviewError(Exception):
@@ -76,10 +82,12 @@ class Note:
 
 
 # -- corrections -----------------------------------------------------------------------------------
-CORRECTION_OPS = ("rename", "merge", "swap_roles", "set_role", "reassign_turn")
-# corrections that change who spoke when, after which the cues are computed again (names and roles
-# change no figure: the cue engine's metrics are per speaker id)
-STRUCTURAL_OPS = ("merge", "reassign_turn")
+CORRECTION_OPS = ("rename", "merge", "swap_roles", "set_role", "reassign_turn", "reassign_utterance",
+                  "move_boundary", "edit_word", "rediarize")
+# corrections that change who spoke when (or what was said), after which the cues are computed again
+# (names and roles change no figure: the cue engine's metrics are per speaker id)
+STRUCTURAL_OPS = ("merge", "reassign_turn", "reassign_utterance", "move_boundary", "edit_word", "rediarize")
+MIN_TURN_S = 0.05  # a moved boundary leaves each of its two turns at least this long
 
 
 def _check_op(op: dict[str, Any]) -> dict[str, Any]:
@@ -88,28 +96,45 @@ def _check_op(op: dict[str, Any]) -> dict[str, Any]:
     return dict(op)
 
 
+def _mid(u: Utterance) -> float:
+    return (u.start + u.end) / 2
+
+
 def apply_corrections(original: Timeline, ops: list[dict[str, Any]], recompute: bool = True) -> Timeline:
     """The original timeline with the corrections applied in order; with ``recompute`` (and at least one
-    merge or reassignment) the cue metrics and events are computed again from the corrected turns and
-    utterances.
+    correction of who spoke when or of a word) the cue metrics and events are computed again from the
+    corrected turns and utterances. See :func:`corrected_turns` for how corrections name turns."""
+    return corrected(original, ops, recompute)[0]
 
-    Turns are named by their index in the *original* timeline (``reassign_turn``), so a correction keeps
-    meaning the same stretch of speech whatever came before it.
+
+def corrected(original: Timeline, ops: list[dict[str, Any]], recompute: bool = True
+              ) -> tuple[Timeline, list[Any]]:
+    """:func:`apply_corrections` and, for each turn of the result, the id corrections name it by.
+
+    A turn of the original is named by its index in the original (``reassign_turn``, ``move_boundary``),
+    so a correction keeps meaning the same stretch of speech whatever came before it. A turn made by
+    giving one utterance to another speaker is ``"u<index of the utterance>"``; the turns of a
+    re-diarization (``rediarize``, the n-th correction) are ``"r<n>.<index in its turns>"``. Utterances
+    are never split: they are named by their index in the original.
     """
     if not ops:
-        return original
+        return original, list(range(len(original.turns)))
     speakers = {s.id: s for s in original.speakers}
     order = [s.id for s in original.speakers]
-    turn_sp = [t.speaker for t in original.turns]
-    # an utterance follows the turn it lies in (by its midpoint), as long as it had that turn's speaker
-    utt_sp = [u.speaker for u in original.utterances]
-    for op in ops:
+    # the turns as pieces [speaker, start, end, id]; reassigning an utterance cuts a piece in two
+    pieces: list[list[Any]] = [[t.speaker, t.start, t.end, i] for i, t in enumerate(original.turns)]
+    utts = list(original.utterances)
+    utt_sp = [u.speaker for u in utts]
+    moved = False
+    for n, op in enumerate(ops):
         kind = op["op"]
         if kind == "rename" and op["speaker"] in speakers:
             speakers[op["speaker"]] = replace(speakers[op["speaker"]], label=str(op["label"]))
         elif kind == "merge" and op["from"] in speakers and op["into"] in speakers and op["from"] != op["into"]:
             src, dst = op["from"], op["into"]
-            turn_sp = [dst if s == src else s for s in turn_sp]
+            for pc in pieces:
+                if pc[0] == src:
+                    pc[0] = dst
             utt_sp = [dst if s == src else s for s in utt_sp]
             del speakers[src]
             order.remove(src)
@@ -122,24 +147,147 @@ def apply_corrections(original: Timeline, ops: list[dict[str, Any]], recompute: 
                 speakers = {k: replace(s, role="client") if s.role == "therapist" else s
                             for k, s in speakers.items()}
             speakers[op["speaker"]] = replace(speakers[op["speaker"]], role=role)
-        elif kind == "reassign_turn":
-            i, dst = int(op["turn"]), op["to"]
-            if 0 <= i < len(turn_sp) and dst in speakers:
-                src = turn_sp[i]
-                t = original.turns[i]
-                turn_sp[i] = dst
-                for j, u in enumerate(original.utterances):
-                    if utt_sp[j] == src and t.start <= (u.start + u.end) / 2 <= t.end:
+        elif kind == "reassign_turn" and op["to"] in speakers:
+            # an utterance follows the turn it lies in (by its midpoint), as long as it had that turn's speaker
+            dst = op["to"]
+            for pc in (pc for pc in pieces if pc[3] == op["turn"]):
+                src, pc[0] = pc[0], dst
+                for j, u in enumerate(utts):
+                    if utt_sp[j] == src and pc[1] <= _mid(u) <= pc[2]:
                         utt_sp[j] = dst
-    turns = tuple(Turn(sp, t.start, t.end) for sp, t in zip(turn_sp, original.turns, strict=True))
-    utts = tuple(replace(u, speaker=sp) for sp, u in zip(utt_sp, original.utterances, strict=True))
-    tl = original.with_(speakers=tuple(speakers[k] for k in order), turns=turns, utterances=utts)
+        elif kind == "reassign_utterance" and op["to"] in speakers and 0 <= int(op["utterance"]) < len(utts):
+            j, dst = int(op["utterance"]), op["to"]
+            u, src, uid = utts[j], utt_sp[j], f"u{int(op['utterance'])}"
+            utt_sp[j] = dst
+            cut: list[list[Any]] = []
+            for pc in pieces:  # the utterance's time is cut out of its former speaker's turns
+                if pc[3] == uid:
+                    continue
+                if pc[0] == src and pc[1] < u.end and u.start < pc[2]:
+                    cut += [[pc[0], pc[1], u.start, pc[3]], [pc[0], u.end, pc[2], pc[3]]]
+                else:
+                    cut.append(pc)
+            pieces = [pc for pc in cut if pc[2] - pc[1] > 1e-6] + [[dst, u.start, u.end, uid]]
+            moved = True
+        elif kind == "move_boundary":
+            a = [pc for pc in pieces if pc[3] == op["turn"]]
+            b = [pc for pc in pieces if "next" in op and pc[3] == op["next"]]
+            if not a or ("next" in op and not b):
+                continue
+            first, last = min(a, key=lambda pc: pc[1]), max(a, key=lambda pc: pc[2])
+            x = float(op["t"])
+            if b:  # the end of one turn and the start of the next move together
+                nxt = min(b, key=lambda pc: pc[1])
+                x = min(max(x, last[1] + MIN_TURN_S), nxt[2] - MIN_TURN_S)
+                lo, hi = min(last[2], nxt[1], x), max(last[2], nxt[1], x)
+                last[2], nxt[1] = x, x
+                for j, u in enumerate(utts):  # who said what follows the new boundary
+                    if utt_sp[j] in (last[0], nxt[0]) and lo <= _mid(u) <= hi:
+                        utt_sp[j] = last[0] if _mid(u) < x else nxt[0]
+            elif op.get("edge") == "start":
+                first[1] = min(max(0.0, x), first[2] - MIN_TURN_S)
+            else:
+                last[2] = max(min(original.duration, x), last[1] + MIN_TURN_S)
+            moved = True
+        elif kind == "edit_word" and 0 <= int(op["utterance"]) < len(utts):
+            j, k, text = int(op["utterance"]), int(op["word"]), str(op["text"]).strip()
+            u = utts[j]
+            if u.words and 0 <= k < len(u.words):
+                words = list(u.words)
+                words[k] = replace(words[k], text=text)
+                words = [w for w in words if w.text]
+                utts[j] = replace(u, words=tuple(words), text=" ".join(w.text for w in words))
+            elif not u.words:
+                tokens = u.text.split()
+                if 0 <= k < len(tokens):
+                    tokens[k] = text
+                    utts[j] = replace(u, text=" ".join(t for t in tokens if t))
+        elif kind == "rediarize":
+            new = [Speaker(str(i), str(label), role) for i, label, role in op["speakers"]]
+            speakers = {sp.id: sp for sp in new}
+            order = [sp.id for sp in new]
+            pieces = [[sp, float(a), float(b), f"r{n}.{k}"] for k, (sp, a, b) in enumerate(op["turns"])]
+            given = list(op["utterances"])
+            utt_sp = [given[j] if j < len(given) else utt_sp[j] for j in range(len(utts))]
+            moved = True
+    if moved:
+        pieces.sort(key=lambda pc: (pc[1], str(pc[0])))
+    turns = tuple(Turn(pc[0], pc[1], pc[2]) for pc in pieces)
+    utts_out = tuple(replace(u, speaker=sp) for sp, u in zip(utt_sp, utts, strict=True))
+    tl = original.with_(speakers=tuple(speakers[k] for k in order), turns=turns, utterances=utts_out)
     if recompute and any(op["op"] in STRUCTURAL_OPS for op in ops):
-        from analysis.cues import compute_cues
+        tl = recompute_cues(tl)
+    return tl, [pc[3] for pc in pieces]
 
-        metrics, events = compute_cues(turns, utts, original.duration, speakers=order)
-        tl = tl.with_(metrics=metrics, events=events)
-    return tl
+
+def recompute_cues(tl: Timeline) -> Timeline:
+    """The cue metrics and events of ``tl`` computed again from its turns and utterances (without the
+    audio: the tone figures, pitch and loudness, are left out)."""
+    from analysis.cues import compute_cues
+
+    metrics, events = compute_cues(tl.turns, tl.utterances, tl.duration, speakers=[s.id for s in tl.speakers])
+    return tl.with_(metrics=metrics, events=events)
+
+
+def speech_regions(turns, gap: float = 0.3) -> list[tuple[float, float]]:
+    """The union of the turns as sorted regions (those closer than ``gap`` joined): where there is speech."""
+    out: list[list[float]] = []
+    for t in sorted(turns, key=lambda t: t.start):
+        if out and t.start <= out[-1][1] + gap:
+            out[-1][1] = max(out[-1][1], t.end)
+        else:
+            out.append([t.start, t.end])
+    return [(a, b) for a, b in out]
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def rediarize_op(tl: Timeline, count: int, read, diarize=None, progress=None) -> dict[str, Any]:
+    """A ``rediarize`` correction: the recording (``read(start_s, end_s)`` -> 16 kHz float32) diarized
+    again with ``count`` speakers, over the speech of ``tl``'s turns; the transcript is kept and each
+    utterance goes to the speaker who covers most of its words. A new speaker who mostly matches an old
+    one (by shared time) keeps that speaker's id, name and role, so names carry over.
+
+    ``diarize`` replaces :func:`analysis.diarization.diarize` (tests)."""
+    from analysis.diarization import DiarizationOptions
+    from analysis.windowed_diarization import diarize_windows
+
+    regions = speech_regions(tl.turns)
+    result = diarize_windows(read, tl.duration, regions, DiarizationOptions(num_speakers=int(count)),
+                             progress=progress, diarize=diarize)
+    new_turns = sorted(result.turns, key=lambda t: (t.start, t.speaker))
+    new_ids = list(dict.fromkeys(t.speaker for t in new_turns))
+    # names carry over: the pairs (new, old) that share the most time, each used once
+    shared = sorted(((sum(_overlap(a.start, a.end, b.start, b.end) for a in new_turns if a.speaker == n
+                          for b in tl.turns if b.speaker == o), n, o)
+                     for n in new_ids for o in (s.id for s in tl.speakers)), reverse=True)
+    mapping: dict[str, str] = {}
+    for amount, n, o in shared:
+        if amount > 0 and n not in mapping and o not in mapping.values():
+            mapping[n] = o
+    used = set(mapping.values())
+    k = 1
+    for n in new_ids:
+        if n not in mapping:
+            while f"S{k}" in used:
+                k += 1
+            mapping[n] = f"S{k}"
+            used.add(f"S{k}")
+    speakers = []
+    for n in new_ids:
+        old = tl.speaker(mapping[n])
+        speakers.append([mapping[n], old.label if old else f"Speaker {mapping[n][1:]}", old.role if old else None])
+    turns = [[mapping[t.speaker], round(t.start, 3), round(t.end, 3)] for t in new_turns]
+    utt_sp = []
+    for u in tl.utterances:
+        spans = [(w.start, w.end) for w in u.words] or [(u.start, u.end)]
+        cover = {sp: sum(_overlap(a, b, t[1], t[2]) for a, b in spans for t in turns if t[0] == sp)
+                 for sp in mapping.values()}
+        best = max(cover, key=lambda sp: cover[sp]) if cover else u.speaker
+        utt_sp.append(best if cover.get(best, 0) > 0 else u.speaker if u.speaker in cover else best)
+    return {"op": "rediarize", "count": int(count), "speakers": speakers, "turns": turns, "utterances": utt_sp}
 
 
 class Corrections:
@@ -206,7 +354,10 @@ class ReviewSession:
     notes: list[Note] = field(default_factory=list)
     corrections: Corrections = field(default_factory=Corrections)
     store_session: Any = None  # an app.store.Session: notes, corrections and audio live there, encrypted
-    _cache: tuple[int, Timeline] | None = field(default=None, repr=False)
+    base: str = "live"  # the machine timeline shown: "live" (timeline) or "offline" (the re-analysis)
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # corrections of the live timeline,
+    # kept (not applied) after the re-analysis was adopted
+    _cache: tuple[int, Timeline, list] | None = field(default=None, repr=False)
 
     @property
     def has_audio(self) -> bool:
@@ -226,14 +377,59 @@ class ReviewSession:
         self.original = with_speakers_filled(timeline)
         self._cache = None
 
+    # -- a session recorded live: its review-quality re-analysis
+    def meta(self) -> dict[str, Any]:
+        """The session's description (store: its encrypted description; folder: session.json), or {}."""
+        try:
+            if self.store_session is not None:
+                return dict(self.store_session.meta)
+            if self.notes_path is not None and self.source.is_dir():
+                data = json.loads((self.source / "session.json").read_text(encoding="utf-8"))
+                return data if isinstance(data, dict) else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        except Exception:  # an undecryptable description: nothing to say about it
+            log.warning("the session description could not be read")
+        return {}
+
+    @property
+    def recorded_live(self) -> bool:
+        return self.meta().get("mode") == "live"
+
+    @property
+    def reanalysis_target(self) -> Any:
+        """What :func:`app.live_session.reanalyze` takes: the store session or the session folder."""
+        return self.store_session if self.store_session is not None else self.source
+
+    @property
+    def offers_reanalysis(self) -> bool:
+        """A live session shown with its live timeline, whose recording was kept: the review-quality
+        re-analysis can replace the live timeline."""
+        return self.saved and self.base == "live" and self.recorded_live and self.has_audio
+
+    def adopt_reanalysis(self, timeline: Timeline) -> None:
+        """Show the re-analysis from now on. Corrections made on the live timeline name its turns and
+        speakers, which the re-analysis does not share: they are kept apart (``set_aside`` in the
+        corrections file), not applied."""
+        self.set_aside = self.set_aside + list(self.corrections.ops)
+        self.corrections = Corrections()
+        self.base = "offline"
+        self.set_analysis(timeline)
+        self.save_corrections()
+
     def timeline(self) -> Timeline:
         """The corrected timeline (the original when there is no correction), metrics recomputed."""
         if self.original is None:
             raise ReviewError("the recording has not been analysed yet")
         key = hash(json.dumps(self.corrections.ops, sort_keys=True))
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, apply_corrections(self.original, self.corrections.ops))
+            self._cache = (key, *corrected(self.original, self.corrections.ops))
         return self._cache[1]
+
+    def turn_ids(self) -> list[Any]:
+        """For each turn of :meth:`timeline`, the id corrections name it by (see :func:`corrected`)."""
+        self.timeline()
+        return list(self._cache[2])
 
     # -- corrections
     def correct(self, op: dict[str, Any]) -> Timeline:
@@ -253,12 +449,18 @@ class ReviewSession:
             self.save_corrections()
         return done
 
+    def _corrections_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"schema": CORRECTIONS_SCHEMA, "ops": self.corrections.ops, "base": self.base}
+        if self.set_aside:
+            doc["set_aside"] = self.set_aside
+        return doc
+
     def save_corrections(self) -> None:
         if self.store_session is not None:
-            self.store_session.write_json(CORRECTIONS_ROLE, {"schema": CORRECTIONS_SCHEMA, "ops": self.corrections.ops})
+            self.store_session.write_json(CORRECTIONS_ROLE, self._corrections_doc())
         elif self.corrections_path is not None:
-            _write_private(self.corrections_path, json.dumps(
-                {"schema": CORRECTIONS_SCHEMA, "ops": self.corrections.ops}, indent=1, ensure_ascii=False))
+            _write_private(self.corrections_path, json.dumps(self._corrections_doc(), indent=1,
+                                                             ensure_ascii=False))
 
     # -- notes
     def add_note(self, t: float, text: str = "", kind: str | None = None, category: str = "") -> Note:
@@ -294,13 +496,32 @@ def _load_store_layers(session: ReviewSession) -> ReviewSession:
     if s.has(NOTES_ROLE):
         data = _checked(s.read_json(NOTES_ROLE), "notes", NOTES_SCHEMA)
         session.notes = sorted((Note.from_dict(n) for n in data.get("notes", [])), key=lambda n: n.t)
+    data = None
     if s.has(CORRECTIONS_ROLE):
         data = _checked(s.read_json(CORRECTIONS_ROLE), "corrections", CORRECTIONS_SCHEMA)
+        _set_corrections(session, data, "corrections")
+    if _wants_offline(session, data) and s.has(OFFLINE_ROLE):
         try:
-            session.corrections = Corrections(list(data.get("ops", [])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ReviewError(f"corrections: {exc}") from None
+            session.original = with_speakers_filled(Timeline.from_dict(s.read_json(OFFLINE_ROLE)))
+            session.base = "offline"
+        except (ValueError, KeyError, TypeError):
+            log.warning("the re-analysis of a session cannot be read; showing its live timeline")
     return session
+
+
+def _set_corrections(session: ReviewSession, data: dict[str, Any], name: str) -> None:
+    try:
+        session.corrections = Corrections(list(data.get("ops", [])))
+        session.set_aside = list(data.get("set_aside", []))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReviewError(f"{name}: {exc}") from None
+
+
+def _wants_offline(session: ReviewSession, data: dict[str, Any] | None) -> bool:
+    """The re-analysis is shown when the corrections were made on it, or when there are none yet."""
+    if data is not None and data.get("base") in BASES:
+        return data["base"] == "offline"
+    return not session.corrections.ops
 
 
 def is_store_session_ref(path: str | os.PathLike) -> bool:
@@ -375,13 +596,15 @@ def _load_layers(session: ReviewSession) -> ReviewSession:
         data = _read_json(session.notes_path, NOTES_SCHEMA)
         if data:
             session.notes = sorted((Note.from_dict(n) for n in data.get("notes", [])), key=lambda n: n.t)
+    data = None
     if session.corrections_path is not None:
         data = _read_json(session.corrections_path, CORRECTIONS_SCHEMA)
         if data:
-            try:
-                session.corrections = Corrections(list(data.get("ops", [])))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ReviewError(f"{session.corrections_path.name}: {exc}") from None
+            _set_corrections(session, data, session.corrections_path.name)
+    offline = session.source / OFFLINE_NAME if session.source.is_dir() else None
+    if offline is not None and offline.is_file() and _wants_offline(session, data):
+        session.original = _load_timeline(offline)
+        session.base = "offline"
     return session
 
 

@@ -8,6 +8,10 @@
   computes the loudness overview.
 - :class:`StoreDecodeJob`: the same for a session of the encrypted store, in memory only (the WAV is a
   bytes buffer; nothing decrypted is written).
+- :class:`ReanalysisJob`: the review-quality re-analysis of a session recorded live
+  (:func:`app.live_session.reanalyze`, which saves it with the session).
+- :class:`RediarizeJob`: diarization again with a given speaker count, the transcript kept; returns a
+  ``rediarize`` correction (:func:`app.review_session.rediarize_op`).
 
 Nothing here logs transcript text.
 """
@@ -103,6 +107,30 @@ class StoreDecodeJob(_Job):
     def work(self):
         return playback_from_session(self.session, on_progress=lambda f: self._report("decode", f),
                                      should_stop=self._stop.is_set)
+
+
+class ReanalysisJob(_Job):
+    def __init__(self, target, options=None) -> None:
+        super().__init__()
+        self.target = target  # an app.store.Session or a session folder
+        self.options = options
+
+    def work(self):
+        from app.live_session import reanalyze
+
+        return reanalyze(self.target, self.options, progress=self._report).timeline
+
+
+class RediarizeJob(_Job):
+    def __init__(self, timeline, count: int, read, diarize=None) -> None:
+        super().__init__()
+        self.timeline, self.count, self.read, self.diarize = timeline, count, read, diarize
+
+    def work(self):
+        from app.review_session import rediarize_op
+
+        return rediarize_op(self.timeline, self.count, self.read, diarize=self.diarize,
+                            progress=lambda f: self._report("diarize", f))
 
 
 def start_job(job: _Job, parent: QObject | None = None) -> QThread:

@@ -85,6 +85,8 @@ class Settings:
         flatter than usual".
     loudness_band_db: the same for the speech level, in dB: "louder / quieter than usual".
     The bands are chosen, not tuned on recordings (docs/cues.md, Tone).
+    review_reanalyse: when a session recorded live is opened for review, run its review-quality
+        re-analysis at once (otherwise the review window offers it).
     """
 
     device: str | None = None
@@ -102,6 +104,7 @@ class Settings:
     pitch_band_st: float = 1.5
     pitch_variability_band_st: float = 1.0
     loudness_band_db: float = 3.0
+    review_reanalyse: bool = False
 
     def __post_init__(self) -> None:
         if is_recording(self.device):

@@ -408,3 +408,306 @@ def test_no_torch_on_the_review_start_up_path():
             "print('torch' in sys.modules, 'faster_whisper' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "False"], out.stderr[-500:]
+
+
+# -- the app's way in: Sessions..., Open recording..., the privacy key, the re-analysis of a live session
+def _store_session(tl, wav, meta):
+    """A session of the test's encrypted store holding ``tl`` and the recording ``wav``."""
+    import soundfile as sf
+
+    from tests.store_util import open_test_store
+
+    session = open_test_store().create_session(meta)
+    x, _sr = sf.read(wav, dtype="float32")
+    aw = session.audio_writer()
+    aw.write(x)
+    aw.close()
+    session.write_json("timeline", tl.to_dict())
+    return session
+
+
+@pytest.fixture
+def main_window(qtbot):
+    """A factory: the app's window is made after the test's store sessions (its recovery scan opens the
+    store on another thread at start-up)."""
+    from ui.main_window import MainWindow
+
+    wins = []
+
+    def _make():
+        win = MainWindow(probe_level=False)
+        qtbot.addWidget(win)
+        win.show()
+        wins.append(win)
+        return win
+
+    yield _make
+    for win in wins:
+        for w in list(win.review_windows):
+            w.shutdown()
+        win.controller.shutdown()
+        win.strip.close()
+
+
+def _press_f12(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_F12)
+
+
+def test_app_sessions_list_newest_first_opens_review_and_f12_blanks_it(session_dir, main_window, qtbot):
+    from app.settings import sessions_dir
+
+    tl = open_review(session_dir).timeline()
+    old = _store_session(tl, session_dir / "audio.wav", {"started_at": "2026-11-01T10:00:00+00:00",
+                                                         "duration": tl.duration, "status": "finished"})
+    new = _store_session(tl, session_dir / "audio.wav", {"started_at": "2026-11-20T10:00:00+00:00",
+                                                         "duration": tl.duration, "status": "finished"})
+    folder = sessions_dir() / "2026-11-10_100000"
+    shutil.copytree(session_dir, folder)
+    stamp = 1_794_300_000  # 2026-11-10
+    os.utime(folder / "timeline.json", (stamp, stamp))
+    win = main_window()
+    dialog = win.show_sessions()
+    assert dialog.refs() == [new.id, str(folder), old.id], dialog.note.text()
+    assert "84 s" in dialog.list.item(0).text() or "1 min" in dialog.list.item(0).text()
+    dialog.open_selected()  # the first one
+    assert len(win.review_windows) == 1
+    review = win.review_windows[0]
+    assert review.session.store_session is not None and review.session.store_session.id == new.id
+    assert review.transcript.count() == len(tl.utterances)
+    qtbot.waitUntil(lambda: review.player.is_loaded, timeout=20000)
+    _press_f12(qtbot, review)  # the app's privacy key, pressed in the review window
+    qtbot.waitUntil(lambda: win.blanked and not review.isVisible(), timeout=5000)
+    _press_f12(qtbot, win)
+    qtbot.waitUntil(lambda: not win.blanked and review.isVisible(), timeout=5000)
+
+
+def test_app_open_recording_analyses_in_a_review_window(dialogue, main_window, qtbot):
+    wav, _ = dialogue
+    win = main_window()
+    picker = win.choose_recording_for_review()
+    assert picker.windowTitle() == "Open a recording for review"
+    picker.fileSelected.emit(str(wav))
+    picker.close()
+    assert len(win.review_windows) == 1
+    review = win.review_windows[0]
+    assert review.session.needs_analysis and review.progress_row.isVisible()
+    job = review._jobs[0]
+    with qtbot.waitSignal(job.cancelled, timeout=120000):
+        qtbot.mouseClick(review.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Cancelled" in review.statusBar().currentMessage(), timeout=5000)
+    assert win.open_review_window(str(wav) + ".missing") is None
+    assert "Cannot open it for review" in win.idle_message.text()
+
+
+def test_review_window_own_privacy_key_blanks_and_pauses(session_dir, open_window, qtbot):
+    from tests.test_ui_window import visible_texts
+
+    w = open_window(session_dir)
+    w.seek(5.0)
+    w.player.play()
+    qtbot.waitUntil(w.player.is_playing, timeout=5000)
+    qtbot.keyClick(w, Qt.Key.Key_F12)
+    assert w.blanked and not w.player.is_playing()
+    from PySide6.QtWidgets import QWidget
+
+    assert visible_texts([w, *w.findChildren(QWidget)]) == [], "no word of the session is on screen"
+    assert "2026" not in w.windowTitle()
+    qtbot.keyClick(w, Qt.Key.Key_Space)  # no playback behind the blank
+    assert not w.player.is_playing()
+    qtbot.keyClick(w, Qt.Key.Key_F12)
+    assert not w.blanked and w.transcript.isVisible() and "2026" in w.windowTitle()
+
+
+def _live_folder(session_dir):
+    (session_dir / "session.json").write_text(json.dumps({"mode": "live"}))
+    return session_dir
+
+
+def test_live_session_offers_the_reanalysis_and_adopts_it(session_dir, qtbot):
+    from analysis.pipeline import AnalysisOptions
+    from ui.review_window import ReviewWindow
+
+    _live_folder(session_dir)
+    s = open_review(session_dir)
+    assert s.recorded_live and s.offers_reanalysis and s.base == "live"
+    s.correct({"op": "rename", "speaker": "S1", "label": "Dr K"})
+    w = ReviewWindow(s, analysis_options=AnalysisOptions(transcribe=False, diarize=False), reanalyse=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert w.banner.isVisible() and w.reanalyse_btn.isEnabled()
+        n_live = len(w._tl.turns)
+        with qtbot.waitSignal(w.reanalysed, timeout=120000):
+            qtbot.mouseClick(w.reanalyse_btn, Qt.MouseButton.LeftButton)
+        assert w.session.base == "offline" and not w.session.offers_reanalysis
+        assert [s.id for s in w._tl.speakers] == ["S1"] and len(w._tl.turns) != n_live
+        assert "set aside" in w.banner_label.text()
+    finally:
+        w.shutdown()
+    assert (session_dir / "timeline.offline.json").is_file()
+    saved = json.loads((session_dir / "corrections.json").read_text())
+    assert saved["base"] == "offline" and saved["ops"] == [] and saved["set_aside"][0]["label"] == "Dr K"
+    again = open_review(session_dir)
+    assert again.base == "offline" and not again.offers_reanalysis
+    assert len(again.timeline().turns) == len(w._tl.turns)
+
+
+def test_live_session_reanalysis_runs_at_once_per_setting(session_dir, qtbot):
+    from analysis.pipeline import AnalysisOptions
+    from app.settings import Settings, save_settings
+    from ui.review_window import ReviewWindow
+
+    _live_folder(session_dir)
+    save_settings(Settings(review_reanalyse=True))
+    w = ReviewWindow(open_review(session_dir), analysis_options=AnalysisOptions(transcribe=False, diarize=False))
+    qtbot.addWidget(w)
+    try:
+        assert w._reanalysing and not w.reanalyse_btn.isEnabled()
+        with qtbot.waitSignal(w.reanalysed, timeout=120000):
+            pass
+        assert w.session.base == "offline"
+    finally:
+        w.shutdown()
+
+
+# -- corrections: one utterance, a turn boundary (dialog and drag), a word, the speakers again ----------
+def _inside(tl, u, sp):
+    """The turn of ``sp`` that holds utterance ``u`` whole, and whether nobody else speaks during it."""
+    turn = next((t for t in tl.turns if t.speaker == sp and t.start <= u.start and u.end <= t.end), None)
+    clear = not any(o.speaker != sp and o.start < u.end and u.start < o.end for o in tl.turns)
+    return turn, clear
+
+
+def test_reassign_one_utterance_moves_its_length(session_dir, open_window):
+    w = open_window(session_dir, wait_audio=False)
+    tl0 = w._tl
+    j, u = next((j, u) for j, u in enumerate(tl0.utterances) if u.speaker == "S1" and all(_inside(tl0, u, "S1")))
+    d = u.end - u.start
+    s1, s2 = (tl0.metrics.speakers[s]["talk_time"] for s in ("S1", "S2"))
+    w.reassign_utterance(j, "S2")
+    tl = w._tl
+    assert tl.utterances[j].speaker == "S2"
+    assert sum(1 for x in tl.utterances if x.speaker == "S2") == sum(1 for x in tl0.utterances if x.speaker == "S2") + 1
+    assert tl.metrics.speakers["S2"]["talk_time"] == pytest.approx(s2 + d, abs=0.01)
+    assert tl.metrics.speakers["S1"]["talk_time"] == pytest.approx(s1 - d, abs=0.01)
+    row = w._utt_order.index(j)
+    assert "Voice S2:" in w.transcript.item(row).text()
+    # the turn was cut in two around it: a turn of S2 exactly on the utterance
+    assert any(t.speaker == "S2" and t.start == u.start and t.end == u.end for t in tl.turns)
+    w.undo()
+    assert w._tl.metrics.speakers == tl0.metrics.speakers and w._tl.utterances[j].speaker == "S1"
+    w.redo()
+    w.reassign_turn(0, "S2")  # a turn is still named by its place in the original, whatever came before
+    assert w.session.corrections.ops[-1] == {"op": "reassign_turn", "turn": 0, "to": "S2"}
+
+
+def _boundary_pair(tl):
+    """Rows (a, b): a turn of S1 followed by a turn of S2 starting after it ends, nobody else around."""
+    for a, ta in enumerate(tl.turns):
+        for b, tb in enumerate(tl.turns):
+            if ta.speaker == "S1" and tb.speaker == "S2" and 0 <= tb.start - ta.end <= 1.0 \
+                    and tb.end - tb.start > 2.0 and ta.end - ta.start > 1.0:
+                others = [o for o in tl.turns if o not in (ta, tb) and o.start < tb.end and ta.start < o.end]
+                if not others:
+                    return a, b
+    raise AssertionError("no boundary to move in the dialogue")
+
+
+def test_move_boundary_dialog_recomputes(session_dir, open_window, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    w = open_window(session_dir, wait_audio=False)
+    tl0 = w._tl
+    a, b = _boundary_pair(tl0)
+    ta, tb = tl0.turns[a], tl0.turns[b]
+    x = tb.start + 1.0  # one second into the other's turn
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *args, **kw: (x, True))
+    w.ask_boundary(a)
+    tl = w._tl
+    m0, m = tl0.metrics.speakers, tl.metrics.speakers
+    assert m["S1"]["talk_time"] == pytest.approx(m0["S1"]["talk_time"] + (x - ta.end), abs=0.01)
+    assert m["S2"]["talk_time"] == pytest.approx(m0["S2"]["talk_time"] - 1.0, abs=0.01)
+    for sp in ("S1", "S2"):
+        assert m[sp]["talk_time"] == pytest.approx(_talk(tl, sp), abs=0.01)
+    assert w.session.corrections.ops[-1]["next"] == b
+    w.undo()
+    assert w._tl.turns == tl0.turns
+
+
+def test_drag_a_turn_edge_moves_the_boundary(session_dir, open_window, qtbot):
+    w = open_window(session_dir, wait_audio=False)
+    view = w.timeline_view
+    tl0 = w._tl
+    a, b = _boundary_pair(tl0)
+    ta = tl0.turns[a]
+    view.set_view(ta.end - 5.0, 10.0)
+    y = int(view.mapFromScene(0, view._speaker_lane["S1"][0] + 5).y())
+    x0 = view.mapFromScene(ta.end, 0).x()
+    x1 = view.mapFromScene(ta.end - 0.8, 0).x()
+    assert view.edge_at(QPoint(x0, y)) == (a, "end")
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x0, y))
+    qtbot.mouseMove(view.viewport(), pos=QPoint(x1, y))
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x1, y))
+    op = w.session.corrections.ops[-1]
+    assert op["op"] == "move_boundary" and op["turn"] == a and op["next"] == b
+    assert op["t"] == pytest.approx(ta.end - 0.8, abs=2 / view._pxs)
+    m0, m = tl0.metrics.speakers, w._tl.metrics.speakers
+    assert m["S1"]["talk_time"] == pytest.approx(m0["S1"]["talk_time"] - (ta.end - op["t"]), abs=0.01)
+    gained = tl0.turns[b].start - op["t"]
+    assert m["S2"]["talk_time"] == pytest.approx(m0["S2"]["talk_time"] + gained, abs=0.01), \
+        "the next turn starts earlier with it"
+
+
+def test_edit_word_recomputes_words(session_dir, open_window):
+    w = open_window(session_dir, wait_audio=False)
+    tl0 = w._tl
+    j, u = next((j, u) for j, u in enumerate(tl0.utterances) if len(u.words) >= 3)
+    sp = u.speaker
+    w.edit_word(j, 1, "banana")
+    assert w._tl.utterances[j].words[1].text == "banana"
+    assert "banana" in w._tl.utterances[j].text
+    assert any("banana" in w.transcript.item(r).text() for r in range(w.transcript.count()))
+    w.edit_word(j, 2, "")  # removed
+    assert len(w._tl.utterances[j].words) == len(u.words) - 1
+    assert w._tl.metrics.speakers[sp]["words"] == tl0.metrics.speakers[sp]["words"] - 1
+    w.undo()
+    w.undo()
+    assert w._tl.utterances[j].text == u.text
+
+
+def test_rediarize_with_a_given_count_keeps_the_transcript(session_dir, open_window, qtbot, dialogue):
+    from analysis.diarization import DiarizationResult
+    from analysis.timeline import Turn
+
+    _, truth = dialogue
+    w = open_window(session_dir)
+    w.rename_speaker("S1", "Dr K")
+    seen = {}
+
+    def fake_diarize(x, options, progress=None):  # three voices where there were two
+        seen["samples"], seen["count"] = len(x), options.num_speakers
+        s2 = [t for t in truth.turns if t.speaker == "S2"]
+        turns = [Turn("A" if t.speaker == "S1" else ("B" if s2.index(t) % 2 else "C"), t.start, t.end)
+                 for t in truth.turns]
+        return DiarizationResult(turns=turns)
+
+    with qtbot.waitSignal(w.rediarized, timeout=30000):
+        assert w.rediarize(3, diarize=fake_diarize)
+    assert seen["count"] == 3 and seen["samples"] == pytest.approx(truth.duration * 16000, abs=400)
+    tl = w._tl
+    assert len(tl.speakers) == 3
+    assert tl.speaker("S1").label == "Dr K", "names carry over to the speaker found again"
+    new = next(s.id for s in tl.speakers if s.id not in ("S1", "S2"))
+    s2 = [t for t in truth.turns if t.speaker == "S2"]
+    assert tl.metrics.speakers[new]["talk_time"] == pytest.approx(_talk(tl, new), abs=0.01)
+    assert [u.text for u in tl.utterances] == [u.text for u in truth.utterances], "no re-transcription"
+    assert {u.speaker for u in tl.utterances} == {"S1", "S2", new}
+    assert sum(t.end - t.start for t in s2[1::2]) == pytest.approx(
+        sum(t.end - t.start for t in tl.turns if t.speaker in ("S2", new) and t.speaker == tl.turns[
+            next(i for i, x in enumerate(tl.turns) if x.start == s2[1].start)].speaker), abs=0.01)
+    w.undo()
+    assert len(w._tl.speakers) == 2 and w._tl.speaker("S1").label == "Dr K"

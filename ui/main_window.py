@@ -9,6 +9,11 @@ gets the key when it first gains focus; a modal dialog cannot block it).
 Replaying a recording is a review, not a session (:meth:`MainWindow.start_review`, "Replay a
 recording…" on the start page, ``attune --play FILE``): no consent is asked, nothing is added to the
 sessions folder, and the pipeline's working folder is private and deleted when the review ends.
+
+"Sessions…" lists the recorded sessions, newest first (:mod:`ui.sessions_dialog`), and opens one in the
+review window (:mod:`ui.review_window`); "Open recording…" opens any audio file there, analysed in the
+background with a progress bar and Cancel. A review window gets the privacy key like every other window
+of the app: the blank hides it too.
 """
 
 from __future__ import annotations
@@ -102,6 +107,8 @@ class MainWindow(QMainWindow):
         self.file_dialog: QFileDialog | None = None
         self.card_menu: QMenu | None = None
         self.review_dir: Path | None = None  # the private working folder of a review, if one runs
+        self.review_windows: list = []  # open review windows (ui.review_window.ReviewWindow)
+        self.sessions_dialog = None
         self.last_result: SessionResult | None = None
         self.blanked = False
         self._closing = False
@@ -164,6 +171,12 @@ class MainWindow(QMainWindow):
         self.replay_button.setToolTip("Review a recording as if live: no consent is asked and no "
                                       "session is saved")
         self.replay_button.clicked.connect(self.choose_recording)
+        self.sessions_button = QPushButton("Sessions…")
+        self.sessions_button.setToolTip("The recorded sessions, newest first: open one to review it")
+        self.sessions_button.clicked.connect(self.show_sessions)
+        self.open_recording_button = QPushButton("Open recording…")
+        self.open_recording_button.setToolTip("Review any recording: it is analysed first, in the background")
+        self.open_recording_button.clicked.connect(self.choose_recording_for_review)
         self.idle_message = QLabel("")
         self.idle_message.setObjectName("status")
         self.idle_message.setWordWrap(True)
@@ -175,6 +188,11 @@ class MainWindow(QMainWindow):
         starts.addWidget(self.replay_button)
         starts.addStretch(1)
         lay.addLayout(starts)
+        reviews = QHBoxLayout()
+        reviews.addWidget(self.sessions_button)
+        reviews.addWidget(self.open_recording_button)
+        reviews.addStretch(1)
+        lay.addLayout(reviews)
         lay.addWidget(self.idle_message)
         lay.addSpacing(16)
 
@@ -328,11 +346,62 @@ class MainWindow(QMainWindow):
         self.session_started.emit()
         return True
 
+    # -- the review window: sessions and recordings --------------------------------------------
+    def show_sessions(self):
+        """"Sessions…": the recorded sessions, newest first; the chosen one opens in a review window."""
+        from ui.sessions_dialog import SessionsDialog
+
+        dialog = SessionsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.sessions_dialog = dialog
+        self.add_privacy_key(dialog)
+        dialog.open_requested.connect(self.open_review_window)
+        dialog.finished.connect(lambda _code: setattr(self, "sessions_dialog", None))
+        dialog.open()
+        if self.blanked:
+            self._hide_for_blank(dialog)
+        return dialog
+
+    def choose_recording_for_review(self) -> QFileDialog:
+        """"Open recording…": any audio file, opened in a review window (analysed there first)."""
+        return self.choose_recording(review_window=True)
+
+    def open_review_window(self, ref: str):
+        """Open a session (store id or folder) or a recording in a review window; None (and a line on
+        the start page) when it cannot be opened."""
+        from app.review_session import ReviewError, open_review
+        from ui.review_window import ReviewWindow
+
+        try:
+            session = open_review(ref)
+        except ReviewError as exc:
+            self._set_idle_message(f"Cannot open it for review: {exc}")
+            return None
+        except Exception as exc:  # a locked store, a damaged file: one line, never a traceback
+            log.warning("review could not open: %s", type(exc).__name__)
+            self._set_idle_message(f"Cannot open it for review: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            return None
+        window = ReviewWindow(session, self.theme, privacy_key=None)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.add_privacy_key(window)
+        self.review_windows.append(window)
+        window.destroyed.connect(lambda *_a, w=window: self._review_closed(w))
+        window.show()
+        if self.blanked:
+            self._hide_for_blank(window)
+        return window
+
+    def _review_closed(self, window) -> None:
+        with contextlib.suppress(ValueError):
+            self.review_windows.remove(window)
+
     # -- reviewing a recording -----------------------------------------------------------------
-    def choose_recording(self) -> QFileDialog:
+    def choose_recording(self, review_window: bool = False) -> QFileDialog:
         """"Replay a recording…": Qt's own file picker (non-blocking, so the privacy key and the blank
-        reach it), opened in the user's documents; the chosen file is replayed as a review."""
-        dialog = QFileDialog(self, "Replay a recording", documents_dir(), AUDIO_FILTER)
+        reach it), opened in the user's documents; the chosen file is replayed as a review (with
+        ``review_window``: opened in the review window)."""
+        title = "Open a recording for review" if review_window else "Replay a recording"
+        dialog = QFileDialog(self, title, documents_dir(), AUDIO_FILTER)
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # themed; no portal keeps history
         dialog.setHistory([])
@@ -340,7 +409,8 @@ class MainWindow(QMainWindow):
         dialog.setObjectName("replay_picker")
         self.file_dialog = dialog
         self.add_privacy_key(dialog)
-        dialog.fileSelected.connect(lambda path: self.start_review(path))
+        dialog.fileSelected.connect(lambda path: self.open_review_window(path) if review_window
+                                    else self.start_review(path))
         dialog.destroyed.connect(lambda *_: forget_file_dialog_history())  # Qt saves it on destruction
         dialog.finished.connect(lambda _code: setattr(self, "file_dialog", None))
         dialog.open()
@@ -589,6 +659,9 @@ class MainWindow(QMainWindow):
             self._save(self.last_result, dialog.note_text())
             dialog.close()
         self._end_review()
+        for window in list(self.review_windows):
+            with contextlib.suppress(RuntimeError):
+                window.close()
         self.controller.discard_prepared()
         self.timer.stop()
         self.strip.close()

@@ -9,8 +9,14 @@ peak of each pixel column of the visible part of a 0.1-s envelope. A frame there
 same at any zoom and any session length (``bench/bench_review.py``). The time axis, the lane names and
 the playhead are drawn over it in ``drawForeground``.
 
+Below the speaker lanes, two curve lanes show each floor turn's pace (words per minute) and median
+pitch against the speaker's own usual (the cue engine's ``turn_cues``: ``wpm_rel``, a ratio, drawn on a
+log scale within 0.5x-2x; ``pitch_median_rel_st``, semitones, within ±4 st); the middle line of each lane
+is "as usual". Each speaker is one polyline in their colour, drawn from the visible points only.
+
 Wheel zooms around the pointer (Shift+wheel, or a horizontal wheel, scrolls); a left click asks to
-seek there; a right click on a turn offers its corrections (the window builds the menu).
+seek there; dragging the edge of a turn (within 4 px of it) moves it (``boundary_dragged``); a right
+click on a turn offers its corrections (the window builds the menu).
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ MARKER_H = 12
 GAP = 4
 LABEL_W = 92  # px of lane names over the left edge
 MIN_VISIBLE_S = 2.0  # the closest zoom shows this many seconds
+CURVE_H = 34  # px, each of the pace and pitch lanes
+PACE_RANGE = 1.0  # the pace lane spans 2**-1 .. 2**1 times the speaker's own usual pace
+PITCH_RANGE_ST = 4.0  # the pitch lane spans -4 .. +4 semitones around the speaker's own usual pitch
+CURVES = (("pace", "wpm_rel", "pace vs usual"), ("pitch", "pitch_median_rel_st", "pitch vs usual"))
 MARKER_KINDS = ("interruption", "backchannel", "quick_response", "silence", "question", "reflection",
                 "bookmark")
 MARKER_LABELS = {"interruption": "interruptions", "backchannel": "backchannels",
@@ -98,6 +108,7 @@ class ReviewTimeline(QGraphicsView):
     seek_requested = Signal(float)  # seconds
     turn_menu_requested = Signal(int, QPoint)  # turn index in the timeline, global position
     view_changed = Signal()
+    boundary_dragged = Signal(int, str, float)  # turn row, "start" or "end", the new time (s)
 
     def __init__(self, theme: themes.Theme = themes.DARK, parent=None) -> None:
         super().__init__(parent)
@@ -126,6 +137,7 @@ class ReviewTimeline(QGraphicsView):
         self._turns: Sequence = ()
         self._spans: list[_Spans] = []
         self._marker_spans: dict[str, _Spans] = {}
+        self._curves: dict[str, tuple[float, list]] = {}
         self._env: np.ndarray | None = None
         self._env_hop = 0.1
         self._version = 0  # bumped whenever what the lanes show changes
@@ -135,6 +147,7 @@ class ReviewTimeline(QGraphicsView):
         self._loud_buf: np.ndarray | None = None
         self._playhead_t = 0.0
         self._height = AXIS_H
+        self._drag: tuple[int, str, float] | None = None  # (turn row, edge, time under the pointer)
 
     # -- content -------------------------------------------------------------------------------
     def set_timeline(self, tl: Timeline, markers: dict[str, list[tuple[float, float]]]) -> None:
@@ -162,6 +175,25 @@ class ReviewTimeline(QGraphicsView):
             self._lanes.append((MARKER_LABELS[kind], y, MARKER_H, color))
             self._marker_spans[kind] = _Spans(y, MARKER_H, color, markers.get(kind, ()), 2)
             y += MARKER_H + 2
+        y += GAP
+        self._curves = {}  # lane -> (y, [(colour, times, values in -1..1)])
+        rows = list(tl.metrics.session.get("turn_cues") or []) if tl.metrics.session else []
+        for lane, key, label in CURVES:
+            series = []
+            for sp in tl.speakers:
+                pts = sorted(((r["start"] + r["end"]) / 2, float(r[key])) for r in rows
+                             if r.get("speaker") == sp.id and isinstance(r.get(key), int | float))
+                if key == "wpm_rel":
+                    pts = [(t, math.log2(v) / PACE_RANGE) for t, v in pts if v > 0]
+                else:
+                    pts = [(t, v / PITCH_RANGE_ST) for t, v in pts]
+                if pts:
+                    arr = np.asarray(pts, dtype=np.float64)
+                    series.append((self.theme.role_color(sp.role), arr[:, 0].copy(),
+                                   np.clip(arr[:, 1], -1.0, 1.0)))
+            self._curves[lane] = (y, series)
+            self._lanes.append((label, y, CURVE_H, QColor(self.theme.muted)))
+            y += CURVE_H + GAP
         self._height = y + GAP
         self._version += 1
         self._scene.setSceneRect(QRectF(0, 0, self.duration, self._height))
@@ -283,9 +315,31 @@ class ReviewTimeline(QGraphicsView):
                         return i
         return None
 
+    def edge_at(self, pos: QPoint, px: float = 4.0) -> tuple[int, str] | None:
+        """The turn edge within ``px`` pixels of ``pos`` in a speaker lane: (turn row, "start"/"end")."""
+        p = self.mapToScene(pos)
+        tol = px / self._pxs
+        best = None
+        for sp, (y, h) in self._speaker_lane.items():
+            if y <= p.y() <= y + h:
+                for i, t in enumerate(self._turns):
+                    if t.speaker != sp:
+                        continue
+                    for edge, x in (("start", t.start), ("end", t.end)):
+                        d = abs(p.x() - x)
+                        if d <= tol and (best is None or d < best[0]):
+                            best = (d, i, edge)
+        return None if best is None else (best[1], best[2])
+
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
-            self.seek_requested.emit(self.time_at(event.position().toPoint()))
+            pos = event.position().toPoint()
+            edge = self.edge_at(pos)
+            if edge is not None:
+                self._drag = (edge[0], edge[1], self.time_at(pos))
+                self.viewport().setCursor(Qt.CursorShape.SizeHorCursor)
+            else:
+                self.seek_requested.emit(self.time_at(pos))
             event.accept()
         elif event.button() == Qt.MouseButton.RightButton:
             i = self.turn_at(event.position().toPoint())
@@ -294,6 +348,30 @@ class ReviewTimeline(QGraphicsView):
             event.accept()
         else:
             super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag is not None:
+            self._drag = (self._drag[0], self._drag[1], self.time_at(event.position().toPoint()))
+            self.viewport().update()
+            event.accept()
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            row, edge, _t = self._drag
+            self._drag = None
+            self.viewport().unsetCursor()
+            t = self.time_at(event.position().toPoint())
+            old = getattr(self._turns[row], edge)
+            if abs(t - old) * self._pxs >= 2:
+                self.boundary_dragged.emit(row, edge, t)
+            else:  # a click on an edge, not a move: seek there
+                self.seek_requested.emit(t)
+            self.viewport().update()
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.mousePressEvent(event)
@@ -327,7 +405,46 @@ class ReviewTimeline(QGraphicsView):
                 painter.drawRects(rects)
         if self._loud_img is not None:
             painter.drawImage(QPointF(0, AXIS_H + dy), self._loud_img)
+        self._draw_curves(painter, t0, pxs, w, dy, track)
         painter.restore()
+
+    def curve_points(self, lane: str, t0: float, pxs: float, w: int, dy: float = 0.0) -> list[list[QPointF]]:
+        """The visible points of a curve lane in viewport pixels, one list per speaker (with one point
+        either side of the view, so the lines run to the edges)."""
+        y, series = self._curves.get(lane, (0.0, []))
+        mid, half = y + dy + CURVE_H / 2, CURVE_H / 2 - 3
+        t1 = t0 + w / pxs
+        out = []
+        for _color, ts, vs in series:
+            i0 = max(0, int(np.searchsorted(ts, t0)) - 1)
+            i1 = min(len(ts), int(np.searchsorted(ts, t1)) + 1)
+            xs = (ts[i0:i1] - t0) * pxs
+            ys = mid - vs[i0:i1] * half
+            out.append([QPointF(float(a), float(b)) for a, b in zip(xs, ys, strict=True)])
+        return out
+
+    def _draw_curves(self, painter: QPainter, t0: float, pxs: float, w: int, dy: float, track: QColor) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for lane, (y, series) in self._curves.items():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.fillRect(QRectF(0, y + dy, w, CURVE_H), track)
+            base = QColor(self.theme.muted)
+            base.setAlpha(140)
+            pen = QPen(base, 1)
+            pen.setStyle(Qt.PenStyle.DotLine)
+            painter.setPen(pen)
+            painter.drawLine(QLineF(0, y + dy + CURVE_H / 2, w, y + dy + CURVE_H / 2))  # as usual
+            for (color, _ts, _vs), pts in zip(series, self.curve_points(lane, t0, pxs, w, dy), strict=True):
+                if not pts:
+                    continue
+                painter.setPen(QPen(color, 1.5))
+                if len(pts) > 1:
+                    painter.drawPolyline(pts)
+                painter.setBrush(color)
+                if len(pts) < w / 6:  # dots where there is room for them
+                    for pt in pts:
+                        painter.drawEllipse(pt, 2.0, 2.0)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
     def _loudness_image(self, t0: float, pxs: float, w: int) -> QImage | None:
         """The visible loudness as an image one pixel per column: the peak of the envelope values
@@ -377,6 +494,12 @@ class ReviewTimeline(QGraphicsView):
             painter.fillRect(0, vy, LABEL_W, int(h), bg)
             painter.setPen(color)
             painter.drawText(QRectF(4, vy, LABEL_W - 6, h), Qt.AlignmentFlag.AlignVCenter, label[:14])
+        if self._drag is not None:  # the turn edge being dragged
+            xd = (self._drag[2] - self._view_t0()) * self._pxs
+            pen = _cosmetic(QColor(self.theme.cue), 2)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawLine(QLineF(xd, AXIS_H, xd, self.mapFromScene(QPointF(0, self._height)).y()))
         x = (self._playhead_t - self._view_t0()) * self._pxs
         if -2 <= x <= w + 2:
             painter.setPen(_cosmetic(QColor(self.theme.text), 2))

@@ -9,8 +9,11 @@ a 0700 temporary folder deleted when the window closes) that the player seeks ex
 
 Keys: Space play/pause, Left/Right -/+5 s, +/- zoom, F follow the playhead, B bookmark at the playhead,
 N note at the playhead, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo, Ctrl+F search, [ / ] previous/next
-marker of the chosen kind, R replay the current turn, Ctrl+E export (ui/export_dialog.py). Nothing here
-logs transcript text.
+marker of the chosen kind, R replay the current turn, Ctrl+E export (ui/export_dialog.py), the privacy
+key (F12 by default, the settings' ``privacy_key``) blanks the window and pauses playback (opened from
+the app, the app's own blank hides this window with the others). A session recorded live offers its
+review-quality re-analysis (or runs it at once: the settings' ``review_reanalyse``). Nothing here logs
+transcript text.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -38,6 +42,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -45,7 +50,7 @@ from PySide6.QtWidgets import (
 
 from analysis.timeline import Timeline
 from app.review_session import ReviewSession, markers, next_marker, speaker_label
-from app.review_worker import AnalysisJob, DecodeJob, StoreDecodeJob, start_job
+from app.review_worker import AnalysisJob, DecodeJob, ReanalysisJob, StoreDecodeJob, start_job
 from ui import theme as themes
 from ui.review_player import SPEEDS, ReviewPlayer
 from ui.review_timeline import MARKER_KINDS, MARKER_LABELS, ReviewTimeline, fmt_time
@@ -65,20 +70,39 @@ def wait_for_orphans(timeout_s: float = 30.0) -> bool:
         th.wait(max(0, int((end - time.monotonic()) * 1000)))
     return all(th.isFinished() for th, _job in ORPHANS)
 STAGE_WEIGHTS = {"decode": (0.0, 0.1), "diarize": (0.1, 0.35), "transcribe": (0.45, 0.55)}
+PRIVACY_PROPERTY = "_attune_privacy_key"  # the same property as ui.main_window: one privacy key per window
 
 
 class ReviewWindow(QMainWindow):
     timeline_shown = Signal()  # the lanes, transcript and figures are up to date
     audio_ready = Signal()  # the decoded audio is loaded in the player
     analysis_failed = Signal(str)
+    rediarized = Signal()  # a re-diarization was applied (a correction)
+
+    blank_changed = Signal(bool)
+    reanalysed = Signal()  # the review-quality re-analysis replaced the live timeline
 
     def __init__(self, session: ReviewSession, theme: themes.Theme = themes.DARK,
-                 transcribe: bool = True, analysis_options=None, parent=None) -> None:
+                 transcribe: bool = True, analysis_options=None, parent=None,
+                 privacy_key: str | None = "settings", reanalyse: bool | None = None) -> None:
+        """``privacy_key``: the key that blanks this window ("settings": the settings' key; None: none
+        of its own, the app gives it its key). ``reanalyse``: run the re-analysis of a live session at
+        once (None: as the settings say)."""
         super().__init__(parent)
         self.session = session
         self.theme = theme
         self._transcribe = transcribe
         self._analysis_options = analysis_options  # analysis.pipeline.AnalysisOptions (tests), or None
+        self.blanked = False
+        self._hidden_for_blank: list[QWidget] = []
+        self._reanalysing = False
+        if privacy_key == "settings" or reanalyse is None:
+            from app.settings import load_settings
+
+            settings = load_settings()
+            privacy_key = settings.privacy_key if privacy_key == "settings" else privacy_key
+            reanalyse = settings.review_reanalyse if reanalyse is None else reanalyse
+        self.privacy_key = privacy_key
         self._tmpdir = Path(tempfile.mkdtemp(prefix="attune-review-"))  # 0700
         self._threads: list[QThread] = []
         self._jobs: list = []
@@ -100,6 +124,9 @@ class ReviewWindow(QMainWindow):
         else:
             self._show_timeline()
             self._start_decode()
+        self._update_banner()
+        if reanalyse and session.offers_reanalysis:
+            self.start_reanalysis()
 
     # -- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -169,9 +196,25 @@ class ReviewWindow(QMainWindow):
         self.progress_row.hide()
         v.addWidget(self.progress_row)
 
+        self.banner = QWidget()  # a session recorded live: its review-quality re-analysis
+        br = QHBoxLayout(self.banner)
+        br.setContentsMargins(0, 0, 0, 0)
+        self.banner_label = QLabel("")
+        self.banner_label.setObjectName("status")
+        self.banner_label.setWordWrap(True)
+        self.reanalyse_btn = QPushButton("Re-analyse for review quality")
+        self.reanalyse_btn.setToolTip("The full analysis of the recording (better speaker turns and "
+                                      "transcript than live); saved with the session")
+        self.reanalyse_btn.clicked.connect(self.start_reanalysis)
+        br.addWidget(self.banner_label, 1)
+        br.addWidget(self.reanalyse_btn)
+        self.banner.hide()
+        v.addWidget(self.banner)
+
         self.timeline_view = ReviewTimeline(self.theme)
         self.timeline_view.seek_requested.connect(self.seek)
         self.timeline_view.turn_menu_requested.connect(self._turn_menu)
+        self.timeline_view.boundary_dragged.connect(lambda row, edge, t: self.move_boundary(row, t, edge))
         self.follow.toggled.connect(lambda on: setattr(self.timeline_view, "follow", on))
         zoom_out.clicked.connect(lambda: self.timeline_view.zoom(1 / 1.5))
         zoom_in.clicked.connect(lambda: self.timeline_view.zoom(1.5))
@@ -231,12 +274,15 @@ class ReviewWindow(QMainWindow):
         sv.addWidget(self.figures, 1)
         crow = QHBoxLayout()
         for text, fn in (("Rename...", self.ask_rename), ("Merge...", self.ask_merge),
-                         ("Set role...", self.ask_role), ("Swap roles", self.swap_roles)):
+                         ("Set role...", self.ask_role), ("Swap roles", self.swap_roles),
+                         ("Speakers again...", self.ask_rediarize)):
             b = QPushButton(text)
             b.clicked.connect(fn)
             crow.addWidget(b)
         sv.addLayout(crow)
-        hint = QLabel("Right-click a turn (timeline) or a line (transcript) to give it to another speaker.")
+        hint = QLabel("Right-click a turn (timeline) or a line (transcript) to give it to another speaker, "
+                      "move the turn's end or edit a word; drag a turn's edge to move it. \"Speakers "
+                      "again...\" finds the speakers anew with a count you give, keeping the transcript.")
         hint.setObjectName("status")
         hint.setWordWrap(True)
         sv.addWidget(hint)
@@ -244,12 +290,18 @@ class ReviewWindow(QMainWindow):
         split.addWidget(self.tabs)
         split.setSizes([760, 440])
         v.addWidget(split, 1)
-        self.setCentralWidget(central)
+        self.content = central
+        self.blank = QWidget()
+        self.blank.setObjectName("blank")
+        self.screen_stack = QStackedWidget()
+        self.screen_stack.addWidget(central)
+        self.screen_stack.addWidget(self.blank)
+        self.setCentralWidget(self.screen_stack)
         self._update_undo()
 
     def _shortcuts(self) -> None:
         keys = [
-            (Qt.Key.Key_Space, self.player.toggle),
+            (Qt.Key.Key_Space, lambda: None if self.blanked else self.player.toggle()),
             (Qt.Key.Key_Left, lambda: self.jump(-JUMP_S)),
             (Qt.Key.Key_Right, lambda: self.jump(JUMP_S)),
             (Qt.Key.Key_Plus, lambda: self.timeline_view.zoom(1.5)),
@@ -265,6 +317,11 @@ class ReviewWindow(QMainWindow):
         for key, fn in keys:
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(fn)
+        if self.privacy_key:
+            sc = QShortcut(QKeySequence(self.privacy_key), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(self.toggle_blank)
+            self.setProperty(PRIVACY_PROPERTY, True)
         for seq, fn in ((QKeySequence.StandardKey.Undo, self.undo), (QKeySequence.StandardKey.Redo, self.redo),
                         (QKeySequence("Ctrl+Shift+Z"), self.redo), (QKeySequence.StandardKey.Find,
                                                                       self.search.setFocus),
@@ -287,7 +344,7 @@ class ReviewWindow(QMainWindow):
         self._threads.append(start_job(job, self))
 
     def _on_progress(self, stage: str, fraction: float) -> None:
-        if self.session.needs_analysis:
+        if self.session.needs_analysis or self._reanalysing:
             lo, w = STAGE_WEIGHTS.get(stage, (0.0, 1.0))
             self.progress.setValue(int(1000 * (lo + w * fraction)))
             self.progress_label.setText(f"Analysing ({stage})")
@@ -313,6 +370,52 @@ class ReviewWindow(QMainWindow):
         self._show_timeline()
         self._start_decode()
 
+    # -- a session recorded live: the review-quality re-analysis --------------------------------
+    def _update_banner(self) -> None:
+        s = self.session
+        if self._reanalysing:
+            self.banner_label.setText("Re-analysing the recording for review quality; the live timeline "
+                                      "is shown meanwhile.")
+            self.reanalyse_btn.setEnabled(False)
+            self.banner.show()
+        elif s.offers_reanalysis:
+            self.banner_label.setText("Recorded live: this is the live timeline. The full analysis of the "
+                                      "recording gives better speaker turns and a better transcript.")
+            self.reanalyse_btn.setEnabled(True)
+            self.reanalyse_btn.show()
+            self.banner.show()
+        elif s.base == "offline" and s.recorded_live:
+            aside = f" ({len(s.set_aside)} correction(s) of the live timeline set aside)" if s.set_aside else ""
+            self.banner_label.setText(f"Showing the review-quality analysis of this live session{aside}.")
+            self.reanalyse_btn.setEnabled(False)
+            self.banner.setVisible(True)
+            self.reanalyse_btn.hide()
+        else:
+            self.banner.hide()
+
+    def start_reanalysis(self) -> bool:
+        if self._reanalysing or not self.session.offers_reanalysis:
+            return False
+        self._reanalysing = True
+        job = ReanalysisJob(self.session.reanalysis_target, self._analysis_options)
+        for sig in (job.done, job.failed, job.cancelled):
+            sig.connect(lambda *_a, j=job: self._mark_ended(j))
+            sig.connect(self._reanalysis_ended)
+        self._run(job, self._on_reanalysed, "Re-analysing the recording")
+        self._update_banner()
+        return True
+
+    def _reanalysis_ended(self, *_a) -> None:
+        self._reanalysing = False
+        self._update_banner()
+
+    def _on_reanalysed(self, timeline: Timeline) -> None:
+        self.session.adopt_reanalysis(timeline)
+        self._reanalysing = False
+        self._show_timeline()
+        self._update_banner()
+        self.reanalysed.emit()
+
     def _start_decode(self) -> None:
         if not self.session.has_audio:
             self.statusBar().showMessage("No audio in this session: the timeline only")
@@ -335,6 +438,9 @@ class ReviewWindow(QMainWindow):
         self.timeline_view.set_loudness(env, hop)
 
     def _on_job_failed(self, message: str) -> None:
+        if self._reanalysing:
+            self.statusBar().showMessage(f"The re-analysis failed: {message}")
+            return
         self.statusBar().showMessage(f"Could not open the recording: {message}")
         if self.session.needs_analysis:
             self.analysis_failed.emit(message)
@@ -529,8 +635,84 @@ class ReviewWindow(QMainWindow):
     def set_role(self, speaker: str, role: str | None) -> None:
         self._correct({"op": "set_role", "speaker": speaker, "role": role})
 
+    def _turn_id(self, row: int):
+        return self.session.turn_ids()[row]
+
     def reassign_turn(self, turn: int, to: str) -> None:
-        self._correct({"op": "reassign_turn", "turn": int(turn), "to": to})
+        """Give the turn at ``turn`` (its row in the timeline shown) to speaker ``to``."""
+        self._correct({"op": "reassign_turn", "turn": self._turn_id(turn), "to": to})
+
+    def reassign_utterance(self, utterance: int, to: str) -> None:
+        """Give one utterance (index in the timeline) to ``to``, apart from the rest of its turn."""
+        self._correct({"op": "reassign_utterance", "utterance": int(utterance), "to": to})
+
+    def next_turn(self, row: int) -> int | None:
+        """The row of the turn after ``row`` that another speaker starts (the other side of its boundary)."""
+        turns = self._tl.turns
+        t = turns[row]
+        after = [i for i, o in enumerate(turns) if o.speaker != t.speaker and o.start >= t.start
+                 and i != row and o.end > t.end]
+        return min(after, key=lambda i: (abs(turns[i].start - t.end), turns[i].start)) if after else None
+
+    def move_boundary(self, row: int, t: float, edge: str = "end") -> None:
+        """Move the end (or start) of the turn at ``row`` to ``t``; its end moves the start of the next
+        turn of another speaker with it, when that turn begins within 1 s of it."""
+        op = {"op": "move_boundary", "turn": self._turn_id(row), "t": round(float(t), 3), "edge": edge}
+        turns = self._tl.turns
+        if edge == "start":  # the end of the turn before, of another speaker, moves with it
+            cur = turns[row]
+            before = [i for i, o in enumerate(turns) if o.speaker != cur.speaker and o.start < cur.start
+                      and abs(o.end - cur.start) <= 1.0]
+            if before:
+                prev = min(before, key=lambda i: abs(turns[i].end - cur.start))
+                op = {"op": "move_boundary", "turn": self._turn_id(prev), "next": self._turn_id(row),
+                      "t": round(float(t), 3), "edge": "end"}
+        elif edge == "end":
+            nxt = self.next_turn(row)
+            if nxt is not None and abs(self._tl.turns[nxt].start - self._tl.turns[row].end) <= 1.0:
+                op["next"] = self._turn_id(nxt)
+        self._correct(op)
+
+    def edit_word(self, utterance: int, word: int, text: str) -> None:
+        """Replace word ``word`` of an utterance (an empty text removes it)."""
+        self._correct({"op": "edit_word", "utterance": int(utterance), "word": int(word), "text": text})
+
+    def rediarize(self, count: int, diarize=None) -> bool:
+        """Find the speakers again with ``count`` speakers, keeping the transcript (in the background;
+        the result is one correction, undone like any other). ``diarize`` replaces the diarizer (tests)."""
+        read = self._audio_reader()
+        if read is None or self._tl is None:
+            self.statusBar().showMessage("The audio is needed to find the speakers again", 5000)
+            return False
+        from app.review_worker import RediarizeJob
+
+        job = RediarizeJob(self._tl, int(count), read, diarize=diarize)
+        for sig in (job.done, job.failed, job.cancelled):
+            sig.connect(lambda *_a, j=job: self._mark_ended(j))
+        self._run(job, self._on_rediarized, f"Finding {count} speaker(s) again")
+        return True
+
+    def _on_rediarized(self, op: dict) -> None:
+        self._correct(op)
+        self.rediarized.emit()
+
+    def _audio_reader(self):
+        """``read(start_s, end_s)`` -> 16 kHz float32 of the recording, or None before it is prepared."""
+        if self.session.store_session is not None and self.session.has_audio:
+            return self.session.store_session.audio_reader().read
+        wav = self._tmpdir / "review.wav"
+        if not self.player.is_loaded or not wav.is_file():
+            return None
+        import soundfile as sf
+
+        def read(a: float, b: float | None = None):
+            with sf.SoundFile(str(wav)) as f:
+                sr = f.samplerate
+                f.seek(min(f.frames, int(a * sr)))
+                n = -1 if b is None else max(0, int(b * sr) - int(a * sr))
+                return f.read(n, dtype="float32")
+
+        return read
 
     def undo(self) -> None:
         if self.session.undo():
@@ -578,17 +760,28 @@ class ReviewWindow(QMainWindow):
             if dst:
                 self.merge_speakers(src, dst)
 
-    def _reassign_menu(self, turn: int, pos) -> None:
+    def _reassign_menu(self, turn: int | None, pos, utterance: int | None = None) -> None:
         tl = self._tl
         menu = QMenu(self)
-        cur = tl.turns[turn].speaker
-        for sp in tl.speakers:
-            if sp.id != cur:
-                act = menu.addAction(f"Give this turn to {sp.label}")
-                act.triggered.connect(lambda _c=False, s=sp.id: self.reassign_turn(turn, s))
-        menu.addSeparator()
-        menu.addAction("Play this turn").triggered.connect(
-            lambda: (self.seek(tl.turns[turn].start), self.player.play()))
+        if utterance is not None:
+            cur = tl.utterances[utterance].speaker
+            for sp in tl.speakers:
+                if sp.id != cur:
+                    act = menu.addAction(f"Give this line to {sp.label}")
+                    act.triggered.connect(lambda _c=False, s=sp.id: self.reassign_utterance(utterance, s))
+            menu.addAction("Edit a word of this line...").triggered.connect(
+                lambda: self.ask_edit_word(utterance))
+            menu.addSeparator()
+        if turn is not None:
+            cur = tl.turns[turn].speaker
+            for sp in tl.speakers:
+                if sp.id != cur:
+                    act = menu.addAction(f"Give this turn to {sp.label}")
+                    act.triggered.connect(lambda _c=False, s=sp.id: self.reassign_turn(turn, s))
+            menu.addAction("Move the end of this turn...").triggered.connect(lambda: self.ask_boundary(turn))
+            menu.addSeparator()
+            menu.addAction("Play this turn").triggered.connect(
+                lambda: (self.seek(tl.turns[turn].start), self.player.play()))
         menu.exec(pos)
 
     def _turn_menu(self, turn: int, pos) -> None:
@@ -598,12 +791,70 @@ class ReviewWindow(QMainWindow):
         item = self.transcript.itemAt(pos)
         if item is None or self._tl is None:
             return
-        u = self._tl.utterances[item.data(Qt.ItemDataRole.UserRole)]
+        j = item.data(Qt.ItemDataRole.UserRole)
+        u = self._tl.utterances[j]
         mid = (u.start + u.end) / 2
         turn = next((i for i, t in enumerate(self._tl.turns)
                      if t.speaker == u.speaker and t.start <= mid <= t.end), None)
-        if turn is not None:
-            self._reassign_menu(turn, self.transcript.viewport().mapToGlobal(pos))
+        self._reassign_menu(turn, self.transcript.viewport().mapToGlobal(pos), utterance=j)
+
+    def ask_boundary(self, row: int) -> None:
+        t = self._tl.turns[row]
+        nxt = self.next_turn(row)
+        hi = self._tl.turns[nxt].end if nxt is not None else self._tl.duration
+        x, ok = QInputDialog.getDouble(self, "Move the boundary", f"End of this turn ({fmt_time(t.start)} - "
+                                       f"{fmt_time(t.end)}), in seconds:", t.end, t.start, hi, 2)
+        if ok:
+            self.move_boundary(row, x)
+
+    def ask_edit_word(self, utterance: int, word: int | None = None) -> None:
+        u = self._tl.utterances[utterance]
+        words = [w.text for w in u.words] or u.text.split()
+        if not words:
+            return
+        if word is None:
+            labels = [f"{k + 1}: {w}" for k, w in enumerate(words)]
+            choice, ok = QInputDialog.getItem(self, "Edit a word", "Which word?", labels, 0, False)
+            if not ok:
+                return
+            word = labels.index(choice)
+        text, ok = QInputDialog.getText(self, "Edit a word", "The word (empty: remove it):", text=words[word])
+        if ok:
+            self.edit_word(utterance, word, text.strip())
+
+    def ask_rediarize(self) -> None:
+        n = max(1, len(self._tl.speakers)) if self._tl is not None else 2
+        count, ok = QInputDialog.getInt(self, "Find the speakers again", "How many speakers?", n, 1, 8)
+        if ok:
+            self.rediarize(count)
+
+    # -- privacy blank -------------------------------------------------------------------------
+    def toggle_blank(self) -> None:
+        self.set_blank(not self.blanked)
+
+    def set_blank(self, blank: bool) -> None:
+        """Hide every word of this window (and its dialogs) at once, and pause playback; the same key
+        shows it again."""
+        if blank == self.blanked:
+            return
+        self.blanked = blank
+        self.screen_stack.setCurrentWidget(self.blank if blank else self.content)
+        if blank:
+            self.player.pause()
+            self._title = self.windowTitle()
+            self.setWindowTitle("Attune")
+            for w in QApplication.topLevelWidgets():
+                if w is not self and w.isVisible() and w.parent() is self:
+                    w.hide()
+                    self._hidden_for_blank.append(w)
+            self.activateWindow()
+        else:
+            self.setWindowTitle(getattr(self, "_title", self.windowTitle()))
+            hidden, self._hidden_for_blank = self._hidden_for_blank, []
+            for w in hidden:
+                with contextlib.suppress(RuntimeError):
+                    w.show()
+        self.blank_changed.emit(blank)
 
     # -- closing -------------------------------------------------------------------------------
     def open_export(self, out_dir=None, open_folder=None, modal: bool = True):
