@@ -87,7 +87,26 @@ CORRECTION_OPS = ("rename", "merge", "swap_roles", "set_role", "reassign_turn", 
 # corrections that change who spoke when (or what was said), after which the cues are computed again
 # (names and roles change no figure: the cue engine's metrics are per speaker id)
 STRUCTURAL_OPS = ("merge", "reassign_turn", "reassign_utterance", "move_boundary", "edit_word", "rediarize")
+NAMING_OPS = ("rename", "swap_roles", "set_role")  # change only the speakers' names and roles
 MIN_TURN_S = 0.05  # a moved boundary leaves each of its two turns at least this long
+CACHED_RESULTS = 8  # corrected timelines kept (undo and redo of a recent correction are instant)
+
+
+def _name_speakers(speakers: dict[str, Speaker], op: dict[str, Any]) -> dict[str, Speaker]:
+    """A naming correction (rename, roles) applied to the speakers by id."""
+    speakers = dict(speakers)
+    kind = op["op"]
+    if kind == "rename" and op["speaker"] in speakers:
+        speakers[op["speaker"]] = replace(speakers[op["speaker"]], label=str(op["label"]))
+    elif kind == "swap_roles":
+        swap = {"therapist": "client", "client": "therapist"}
+        speakers = {k: replace(s, role=swap.get(s.role, s.role)) for k, s in speakers.items()}
+    elif kind == "set_role" and op["speaker"] in speakers:
+        role = op.get("role")
+        if role == "therapist":  # one therapist: whoever had the role becomes the client
+            speakers = {k: replace(s, role="client") if s.role == "therapist" else s for k, s in speakers.items()}
+        speakers[op["speaker"]] = replace(speakers[op["speaker"]], role=role)
+    return speakers
 
 
 def _check_op(op: dict[str, Any]) -> dict[str, Any]:
@@ -128,8 +147,8 @@ def corrected(original: Timeline, ops: list[dict[str, Any]], recompute: bool = T
     moved = False
     for n, op in enumerate(ops):
         kind = op["op"]
-        if kind == "rename" and op["speaker"] in speakers:
-            speakers[op["speaker"]] = replace(speakers[op["speaker"]], label=str(op["label"]))
+        if kind in NAMING_OPS:
+            speakers = _name_speakers(speakers, op)
         elif kind == "merge" and op["from"] in speakers and op["into"] in speakers and op["from"] != op["into"]:
             src, dst = op["from"], op["into"]
             for pc in pieces:
@@ -138,15 +157,6 @@ def corrected(original: Timeline, ops: list[dict[str, Any]], recompute: bool = T
             utt_sp = [dst if s == src else s for s in utt_sp]
             del speakers[src]
             order.remove(src)
-        elif kind == "swap_roles":
-            swap = {"therapist": "client", "client": "therapist"}
-            speakers = {k: replace(s, role=swap.get(s.role, s.role)) for k, s in speakers.items()}
-        elif kind == "set_role" and op["speaker"] in speakers:
-            role = op.get("role")
-            if role == "therapist":  # one therapist: whoever had the role becomes the client
-                speakers = {k: replace(s, role="client") if s.role == "therapist" else s
-                            for k, s in speakers.items()}
-            speakers[op["speaker"]] = replace(speakers[op["speaker"]], role=role)
         elif kind == "reassign_turn" and op["to"] in speakers:
             # an utterance follows the turn it lies in (by its midpoint), as long as it had that turn's speaker
             dst = op["to"]
@@ -357,7 +367,7 @@ class ReviewSession:
     base: str = "live"  # the machine timeline shown: "live" (timeline) or "offline" (the re-analysis)
     set_aside: list[dict[str, Any]] = field(default_factory=list)  # corrections of the live timeline,
     # kept (not applied) after the re-analysis was adopted
-    _cache: tuple[int, Timeline, list] | None = field(default=None, repr=False)
+    _results: dict[int, tuple[Timeline, list]] = field(default_factory=dict, repr=False)
 
     @property
     def has_audio(self) -> bool:
@@ -375,7 +385,7 @@ class ReviewSession:
 
     def set_analysis(self, timeline: Timeline) -> None:
         self.original = with_speakers_filled(timeline)
-        self._cache = None
+        self._results = {}
 
     # -- a session recorded live: its review-quality re-analysis
     def meta(self) -> dict[str, Any]:
@@ -417,25 +427,51 @@ class ReviewSession:
         self.set_analysis(timeline)
         self.save_corrections()
 
+    def ops_key(self, ops: list[dict[str, Any]] | None = None) -> int:
+        return hash(json.dumps(self.corrections.ops if ops is None else ops, sort_keys=True))
+
+    def cached(self) -> tuple[Timeline, list] | None:
+        """The corrected timeline and its turn ids if already computed for the corrections as they are."""
+        return self._results.get(self.ops_key())
+
+    def keep_result(self, key: int, tl: Timeline, ids: list) -> None:
+        self._results.pop(key, None)
+        self._results[key] = (tl, ids)
+        while len(self._results) > CACHED_RESULTS:
+            self._results.pop(next(iter(self._results)))
+
     def timeline(self) -> Timeline:
         """The corrected timeline (the original when there is no correction), metrics recomputed."""
         if self.original is None:
             raise ReviewError("the recording has not been analysed yet")
-        key = hash(json.dumps(self.corrections.ops, sort_keys=True))
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, *corrected(self.original, self.corrections.ops))
-        return self._cache[1]
+        key = self.ops_key()
+        if key not in self._results:
+            self.keep_result(key, *corrected(self.original, self.corrections.ops))
+        return self._results[key][0]
 
     def turn_ids(self) -> list[Any]:
         """For each turn of :meth:`timeline`, the id corrections name it by (see :func:`corrected`)."""
-        self.timeline()
-        return list(self._cache[2])
+        hit = self.cached()
+        if hit is not None:
+            return list(hit[1])
+        return corrected(self.original, self.corrections.ops, recompute=False)[1]
 
     # -- corrections
-    def correct(self, op: dict[str, Any]) -> Timeline:
+    def correct(self, op: dict[str, Any], compute: bool = True) -> Timeline | None:
+        """Add a correction (saved at once) and return the corrected timeline (``compute=False``: only
+        when that needs no recomputation, else None). A rename or a role is applied to the timeline
+        already computed, without computing the cues again."""
+        before = self._results.get(self.ops_key())
         self.corrections.add(op)
         self.save_corrections()
-        return self.timeline()
+        if before is not None and op["op"] in NAMING_OPS:
+            tl, ids = before
+            speakers = _name_speakers({sp.id: sp for sp in tl.speakers}, op)
+            self.keep_result(self.ops_key(), tl.with_(speakers=tuple(speakers[sp.id] for sp in tl.speakers)),
+                             ids)
+        if compute or self.cached() is not None:
+            return self.timeline()
+        return None
 
     def undo(self) -> bool:
         done = self.corrections.undo()

@@ -10,6 +10,7 @@
   bytes buffer; nothing decrypted is written).
 - :class:`ReanalysisJob`: the review-quality re-analysis of a session recorded live
   (:func:`app.live_session.reanalyze`, which saves it with the session).
+- :class:`RecomputeJob`: a long session's corrected timeline, its cues recomputed, off the GUI thread.
 - :class:`RediarizeJob`: diarization again with a given speaker count, the transcript kept; returns a
   ``rediarize`` correction (:func:`app.review_session.rediarize_op`).
 
@@ -131,6 +132,20 @@ class RediarizeJob(_Job):
 
         return rediarize_op(self.timeline, self.count, self.read, diarize=self.diarize,
                             progress=lambda f: self._report("diarize", f))
+
+
+class RecomputeJob(_Job):
+    """The corrected timeline (cues recomputed) of ``original`` under ``ops``: (key, timeline, turn ids)."""
+
+    def __init__(self, original, ops, key) -> None:
+        super().__init__()
+        self.original, self.ops, self.key = original, ops, key
+
+    def work(self):
+        from app.review_session import corrected
+
+        tl, ids = corrected(self.original, self.ops)
+        return self.key, tl, ids
 
 
 def start_job(job: _Job, parent: QObject | None = None) -> QThread:

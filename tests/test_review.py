@@ -711,3 +711,27 @@ def test_rediarize_with_a_given_count_keeps_the_transcript(session_dir, open_win
             next(i for i, x in enumerate(tl.turns) if x.start == s2[1].start)].speaker), abs=0.01)
     w.undo()
     assert len(w._tl.speakers) == 2 and w._tl.speaker("S1").label == "Dr K"
+
+
+def test_long_session_recomputes_off_the_gui_thread(session_dir, open_window, qtbot):
+    """Over BACKGROUND_MIN_S the cues are recomputed on a QThread (forced here on the short dialogue): the
+    correction returns before the figures change, a stale result is dropped, and renames and undo of a
+    recent correction come from the cache at once."""
+    w = open_window(session_dir, wait_audio=False)
+    w.BACKGROUND_MIN_S = 0.0
+    tl0 = w._tl
+    s2 = tl0.metrics.speakers["S2"]["talk_time"]
+    w.reassign_turn(0, "S2")
+    assert w.recomputing and w._tl is tl0, "the window did not wait for the cue engine"
+    w.reassign_turn(2, "S1")  # a second correction before the first result: only the last one is shown
+    with qtbot.waitSignal(w.timeline_shown, timeout=20000):
+        pass
+    assert not w.recomputing
+    d0, d2 = tl0.turns[0].end - tl0.turns[0].start, tl0.turns[2].end - tl0.turns[2].start
+    assert w._tl.metrics.speakers["S2"]["talk_time"] == pytest.approx(s2 + d0 - d2, abs=0.01)
+    w.rename_speaker("S2", "Alex")  # a rename needs no recomputation
+    assert not w.recomputing and w._tl.speaker("S2").label == "Alex"
+    w.undo()
+    w.undo()
+    assert not w.recomputing, "undo of a recent correction is cached"
+    assert w._tl.metrics.speakers["S2"]["talk_time"] == pytest.approx(s2 + d0, abs=0.01)

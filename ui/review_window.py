@@ -74,6 +74,7 @@ PRIVACY_PROPERTY = "_attune_privacy_key"  # the same property as ui.main_window:
 
 
 class ReviewWindow(QMainWindow):
+    BACKGROUND_MIN_S = 600.0  # s: the cues of a longer session are recomputed on a QThread
     timeline_shown = Signal()  # the lanes, transcript and figures are up to date
     audio_ready = Signal()  # the decoded audio is loaded in the player
     analysis_failed = Signal(str)
@@ -96,6 +97,8 @@ class ReviewWindow(QMainWindow):
         self.blanked = False
         self._hidden_for_blank: list[QWidget] = []
         self._reanalysing = False
+        self.recomputing = False
+        self._tl_ids: list = []
         if privacy_key == "settings" or reanalyse is None:
             from app.settings import load_settings
 
@@ -456,6 +459,7 @@ class ReviewWindow(QMainWindow):
     def _show_timeline(self) -> None:
         tl = self.session.timeline()
         self._tl = tl
+        self._tl_ids = self.session.turn_ids()
         self._markers = markers(tl, self.session.notes)
         self.timeline_view.set_timeline(tl, self._markers)
         self.timeline_view.set_playhead(self.player.position())
@@ -620,8 +624,32 @@ class ReviewWindow(QMainWindow):
 
     # -- corrections ---------------------------------------------------------------------------
     def _correct(self, op: dict) -> None:
-        self.session.correct(op)
-        self._show_timeline()
+        self.session.correct(op, compute=False)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Show the timeline as corrected now: at once when it is cached or the session is short (under
+        BACKGROUND_MIN_S), else after the cues are recomputed on a QThread (the window stays responsive;
+        a result that a later correction made stale is dropped)."""
+        self._update_undo()
+        if self.session.cached() is not None or self._tl is None or self._tl.duration < self.BACKGROUND_MIN_S:
+            self._show_timeline()
+            return
+        from app.review_worker import RecomputeJob
+
+        key = self.session.ops_key()
+        job = RecomputeJob(self.session.original, list(self.session.corrections.ops), key)
+        for sig in (job.done, job.failed, job.cancelled):
+            sig.connect(lambda *_a, j=job: self._mark_ended(j))
+        self.recomputing = True
+        self._run(job, self._on_recomputed, "Recomputing the figures")
+
+    def _on_recomputed(self, result) -> None:
+        key, tl, ids = result
+        self.session.keep_result(key, tl, ids)
+        if key == self.session.ops_key():
+            self.recomputing = False
+            self._show_timeline()
 
     def rename_speaker(self, speaker: str, label: str) -> None:
         self._correct({"op": "rename", "speaker": speaker, "label": label})
@@ -636,7 +664,9 @@ class ReviewWindow(QMainWindow):
         self._correct({"op": "set_role", "speaker": speaker, "role": role})
 
     def _turn_id(self, row: int):
-        return self.session.turn_ids()[row]
+        """The id corrections name the turn at ``row`` of the timeline shown by (it may be one
+        correction behind while the figures are recomputed)."""
+        return self._tl_ids[row]
 
     def reassign_turn(self, turn: int, to: str) -> None:
         """Give the turn at ``turn`` (its row in the timeline shown) to speaker ``to``."""
@@ -716,11 +746,11 @@ class ReviewWindow(QMainWindow):
 
     def undo(self) -> None:
         if self.session.undo():
-            self._show_timeline()
+            self._refresh()
 
     def redo(self) -> None:
         if self.session.redo():
-            self._show_timeline()
+            self._refresh()
 
     def _update_undo(self) -> None:
         self.undo_btn.setEnabled(self.session.corrections.can_undo())
