@@ -226,16 +226,46 @@ def corrected(original: Timeline, ops: list[dict[str, Any]], recompute: bool = T
     utts_out = tuple(replace(u, speaker=sp) for sp, u in zip(utt_sp, utts, strict=True))
     tl = original.with_(speakers=tuple(speakers[k] for k in order), turns=turns, utterances=utts_out)
     if recompute and any(op["op"] in STRUCTURAL_OPS for op in ops):
-        tl = recompute_cues(tl)
+        tl = recompute_cues(tl, original)
     return tl, [pc[3] for pc in pieces]
 
 
-def recompute_cues(tl: Timeline) -> Timeline:
-    """The cue metrics and events of ``tl`` computed again from its turns and utterances (without the
-    audio: the tone figures, pitch and loudness, are left out)."""
+TONE_KEYS = (("pitch_median_st", "pitch_median_rel_st"), ("pitch_variability_st", "pitch_variability_rel_st"),
+             ("loudness_dbfs", "loudness_rel_db"))
+
+
+def recompute_cues(tl: Timeline, original: Timeline | None = None) -> Timeline:
+    """The cue metrics and events of ``tl`` computed again from its turns and utterances. Without the
+    audio the tone cannot be measured again: each floor turn (``turn_cues``) takes the tone measured on
+    the original at the same time (the turn of the same speaker that shares the most time, else any),
+    and its figures against the speaker's own usual are recomputed from those; the per-speaker tone
+    figures are left out."""
+    import statistics
+
     from analysis.cues import compute_cues
 
     metrics, events = compute_cues(tl.turns, tl.utterances, tl.duration, speakers=[s.id for s in tl.speakers])
+    old = list((original.metrics.session or {}).get("turn_cues") or []) if original is not None else []
+    rows = [dict(r) for r in (metrics.session or {}).get("turn_cues") or []]
+    if old and rows:
+        for r in rows:
+            def shared(o, r=r):
+                return _overlap(r["start"], r["end"], o["start"], o["end"])
+            cands = [o for o in old if shared(o) > 0]
+            if not cands:
+                continue
+            best = max(cands, key=lambda o: (o.get("speaker") == r["speaker"], shared(o)))
+            for key, _rel in TONE_KEYS:
+                if r.get(key) is None and best.get(key) is not None:
+                    r[key] = best[key]
+        for key, rel in TONE_KEYS:
+            for sp in {r["speaker"] for r in rows}:
+                vals = [r[key] for r in rows if r["speaker"] == sp and r.get(key) is not None]
+                base = statistics.median(vals) if vals else None
+                for r in rows:
+                    if r["speaker"] == sp:
+                        r[rel] = round(r[key] - base, 3) if base is not None and r.get(key) is not None else None
+        metrics = replace(metrics, session={**metrics.session, "turn_cues": rows})
     return tl.with_(metrics=metrics, events=events)
 
 

@@ -735,3 +735,93 @@ def test_long_session_recomputes_off_the_gui_thread(session_dir, open_window, qt
     w.undo()
     assert not w.recomputing, "undo of a recent correction is cached"
     assert w._tl.metrics.speakers["S2"]["talk_time"] == pytest.approx(s2 + d0, abs=0.01)
+
+
+# -- pace and pitch against the speaker's own usual; word-level seek -----------------------------------
+@pytest.fixture
+def toned_dir(session_dir):
+    """The session with a pitch per floor turn (the demo's truth has none: no audio went into its cues):
+    S1's turns alternate 2 st above and below its usual, S2's stay at its usual."""
+    data = json.loads((session_dir / "timeline.json").read_text())
+    rows = data["metrics"]["session"]["turn_cues"]
+    k = 0
+    for r in rows:
+        if r["speaker"] == "S1":
+            r["pitch_median_st"], r["pitch_median_rel_st"] = (12.0, 2.0) if k % 2 == 0 else (8.0, -2.0)
+            k += 1
+        else:
+            r["pitch_median_st"], r["pitch_median_rel_st"] = 5.0, 0.0
+    (session_dir / "timeline.json").write_text(json.dumps(data))
+    return session_dir
+
+
+def test_pace_and_pitch_curves_against_own_usual(toned_dir, open_window):
+    from ui.review_timeline import CURVE_H, PITCH_RANGE_ST
+
+    w = open_window(toned_dir, wait_audio=False)
+    view = w.timeline_view
+    rows = w._tl.metrics.session["turn_cues"]
+    t0, pxs, width = 0.0, view._pxs, view.viewport().width()
+    y, _series = view._curves["pitch"]
+    mid, half = y + CURVE_H / 2, CURVE_H / 2 - 3
+    pts = view.curve_points("pitch", t0, pxs, width)
+    speakers = [s.id for s in w._tl.speakers]
+    for sp, line in zip(speakers, pts, strict=True):
+        mine = sorted(((r["start"] + r["end"]) / 2, r["pitch_median_rel_st"]) for r in rows if r["speaker"] == sp)
+        assert len(line) == len(mine)
+        for pt, (t, rel) in zip(line, mine, strict=True):
+            assert pt.x() == pytest.approx(t * pxs, abs=0.01)
+            assert pt.y() == pytest.approx(mid - rel / PITCH_RANGE_ST * half, abs=0.01), "above the middle: higher"
+    pace = view.curve_points("pace", t0, pxs, width)
+    n_pace = {sp: sum(1 for r in rows if r["speaker"] == sp and r.get("wpm_rel")) for sp in speakers}
+    assert [len(line) for line in pace] == [n_pace[sp] for sp in speakers] and sum(n_pace.values()) > 5
+    # zoomed in, only the visible points (and one either side) are drawn
+    view.set_view(20.0, 10.0)
+    a, _b = view.visible_range()
+    near = view.curve_points("pitch", a, view._pxs, width)
+    assert 0 < sum(len(x) for x in near) < sum(len(x) for x in pts)
+    # a correction recomputes the cues without the audio: the tone measured at that time is kept
+    w.reassign_turn(0, "S2")
+    after = w._tl.metrics.session["turn_cues"]
+    assert sum(1 for r in after if r.get("pitch_median_rel_st") is not None) == len(after)
+    assert len(view._curves["pitch"][1]) == 2
+
+
+def _click_word(qtbot, w, j, k):
+    from PySide6.QtGui import QTextCursor
+
+    doc = w.words_view.document()
+    block = doc.begin()
+    it = block.begin()
+    while not it.atEnd():
+        frag = it.fragment()
+        if frag.charFormat().anchorHref() == f"w:{j}:{k}":
+            cur = QTextCursor(doc)
+            cur.setPosition(frag.position() + max(0, frag.length() // 2))
+            qtbot.mouseClick(w.words_view.viewport(), Qt.MouseButton.LeftButton, pos=w.words_view.cursorRect(cur).center())
+            return
+        it += 1
+    raise AssertionError(f"word {k} of utterance {j} is not shown")
+
+
+def test_click_a_word_seeks_to_it_and_edits_it(session_dir, open_window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    w = open_window(session_dir)
+    row = next(r for r in range(5, w.transcript.count())
+               if len(w._tl.utterances[w.transcript.item(r).data(Qt.ItemDataRole.UserRole)].words) >= 5)
+    w.transcript.scrollToItem(w.transcript.item(row))
+    rect = w.transcript.visualItemRect(w.transcript.item(row))
+    qtbot.mouseClick(w.transcript.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    j = w.transcript.item(row).data(Qt.ItemDataRole.UserRole)
+    u = w._tl.utterances[j]
+    assert len(u.words) >= 4 and w._word_utt == j
+    k = 3
+    _click_word(qtbot, w, j, k)
+    qtbot.waitUntil(lambda: abs(w.player._player.position() / 1000 - u.words[k].start) < 0.02, timeout=5000)
+    assert u.words[k].start > u.start + 0.3, "a word, not the line"
+    assert w._word_sel == k
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **kw: ("pineapple", True))
+    qtbot.mouseClick(w.edit_word_btn, Qt.MouseButton.LeftButton)
+    assert w._tl.utterances[j].words[k].text == "pineapple"
+    assert "pineapple" in w.words_view.toPlainText()

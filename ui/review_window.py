@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import Qt, QThread, QUrl, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -113,6 +114,8 @@ class ReviewWindow(QMainWindow):
         self._markers: dict[str, list[tuple[float, float]]] = {}
         self._utt_starts: list[float] = []
         self._current_utt = -1
+        self._word_utt = -1  # the utterance in the word view, and the word clicked last in it
+        self._word_sel: int | None = None
         self._closed = False
         self.setWindowTitle(f"Attune review - {session.source.name}")
         self.resize(1280, 820)
@@ -247,6 +250,19 @@ class ReviewWindow(QMainWindow):
         self.transcript.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.transcript.customContextMenuRequested.connect(self._transcript_menu)
         lv.addWidget(self.transcript, 1)
+        wrow = QHBoxLayout()  # the current line word by word: click a word to play from it
+        self.words_view = QTextBrowser()
+        self.words_view.setOpenLinks(False)
+        self.words_view.setOpenExternalLinks(False)
+        self.words_view.setMaximumHeight(64)
+        self.words_view.setPlaceholderText("The current line, word by word: click a word to play from it")
+        self.words_view.anchorClicked.connect(self._on_word_clicked)
+        self.edit_word_btn = QPushButton("Edit word...")
+        self.edit_word_btn.setToolTip("Correct the word clicked last (or choose one) in the current line")
+        self.edit_word_btn.clicked.connect(self._edit_selected_word)
+        wrow.addWidget(self.words_view, 1)
+        wrow.addWidget(self.edit_word_btn, 0, Qt.AlignmentFlag.AlignTop)
+        lv.addLayout(wrow)
         split.addWidget(left)
 
         self.tabs = QTabWidget()
@@ -464,6 +480,8 @@ class ReviewWindow(QMainWindow):
         self.timeline_view.set_timeline(tl, self._markers)
         self.timeline_view.set_playhead(self.player.position())
         self._fill_transcript()
+        if self._word_utt >= 0:
+            self.show_words(self._word_utt)
         self._fill_figures()
         self._fill_notes()
         self._update_undo()
@@ -558,10 +576,53 @@ class ReviewWindow(QMainWindow):
             self._current_utt = row
             self.transcript.setCurrentRow(row)
             self.transcript.scrollToItem(self.transcript.item(row))
+            self.show_words(self.transcript.item(row).data(Qt.ItemDataRole.UserRole))
 
     def _on_transcript_click(self, item: QListWidgetItem) -> None:
-        u = self._tl.utterances[item.data(Qt.ItemDataRole.UserRole)]
-        self.seek(u.start)
+        j = item.data(Qt.ItemDataRole.UserRole)
+        self.seek(self._tl.utterances[j].start)
+        self.show_words(j)
+
+    def show_words(self, j: int, selected: int | None = None) -> None:
+        """Show utterance ``j`` word by word, each word a link that plays from it."""
+        import html
+
+        if self._tl is None or not 0 <= j < len(self._tl.utterances):
+            self.words_view.clear()
+            return
+        if j != self._word_utt:
+            self._word_sel = None
+        self._word_utt = j
+        if selected is not None:
+            self._word_sel = selected
+        u = self._tl.utterances[j]
+        words = [w.text for w in u.words] or u.text.split()
+        sp = self._tl.speaker(u.speaker)
+        color = self.theme.role_color(sp.role if sp else None)
+        parts = []
+        for k, w in enumerate(words):
+            style = f"color:{color.name()};text-decoration:none"
+            if k == self._word_sel:
+                style += ";font-weight:bold;text-decoration:underline"
+            parts.append(f'<a href="w:{j}:{k}" style="{style}">{html.escape(w)}</a>')
+        self.words_view.setHtml(f"<span>{fmt_time(u.start)}&nbsp;&nbsp;{' '.join(parts)}</span>")
+
+    def word_time(self, j: int, k: int) -> float:
+        u = self._tl.utterances[j]
+        return u.words[k].start if 0 <= k < len(u.words) else u.start
+
+    def _on_word_clicked(self, url: QUrl) -> None:
+        try:
+            _w, j, k = url.toString().split(":")
+            j, k = int(j), int(k)
+        except ValueError:
+            return
+        self.seek(self.word_time(j, k))
+        self.show_words(j, selected=k)
+
+    def _edit_selected_word(self) -> None:
+        if self._tl is not None and 0 <= self._word_utt < len(self._tl.utterances):
+            self.ask_edit_word(self._word_utt, self._word_sel)
 
     def find(self, forward: bool = True) -> int | None:
         q = self.search.text().strip().lower()
