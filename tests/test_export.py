@@ -486,8 +486,26 @@ def test_every_format_from_a_real_recording(shared_audio, tmp_path):
     (ann,) = load_rttm(str(out / "sample.rttm")).values()
     assert len(ann) == sum(1 for t in tl.turns if t.end > t.start)
     assert abs(ann.get_timeline().extent().end - max(t.end for t in tl.turns)) <= MS
-    for suffix in (".TextGrid", ".eaf", ".docx", ".report.html", ".report.pdf", ".wav", ".labels.txt"):
-        assert (out / f"sample{suffix}").stat().st_size > 0
+    import docx
+    import pympi
+    import soundfile as sf
+    from praatio import textgrid
+    from pypdf import PdfReader
+
+    names = {s.label for s in tl.speakers}
+    tg = textgrid.openTextgrid(str(out / "sample.TextGrid"), includeEmptyIntervals=False)
+    assert names <= set(tg.tierNames)
+    assert sum(len(tg.getTier(n).entries) for n in tg.tierNames if n not in ("bookmarks",)
+               and not n.startswith("events")) == len(tl.utterances)
+    eaf = pympi.Elan.Eaf(str(out / "sample.eaf"))
+    assert names <= set(eaf.get_tier_names())
+    assert sum(len(eaf.get_annotation_data_for_tier(n)) for n in eaf.get_tier_names()
+               if not n.startswith(("events", "bookmarks"))) == len(tl.utterances)
+    assert len(docx.Document(str(out / "sample.docx")).tables[0].rows) == len(tl.utterances) + 1
+    assert "Session report" in PdfReader(str(out / "sample.report.pdf")).pages[0].extract_text()
+    assert abs(sf.info(str(out / "sample.wav")).duration - tl.duration) < 0.01
+    with open(out / "sample.labels.txt", encoding="utf-8") as f:
+        assert sum(1 for _ in f) == len(tl.utterances) + len(tl.events)
 
 
 # -- the dialog in the review window ---------------------------------------------------------------
@@ -511,7 +529,8 @@ def test_export_dialog_in_review_window(qtbot, session_dir, tmp_path):
         assert set(dlg.format_boxes) == set(FORMATS)
         for fmt, cb in dlg.format_boxes.items():
             cb.setChecked(fmt in ("srt", "html", "wav"))
-        qtbot.mouseClick(dlg.export_btn, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(dlg.done, timeout=120000):
+            qtbot.mouseClick(dlg.export_btn, Qt.MouseButton.LeftButton)
         assert opened == [tmp_path / "exp"]
         names = sorted(p.name for p in (tmp_path / "exp").iterdir())
         stem = session_dir.name
@@ -522,7 +541,8 @@ def test_export_dialog_in_review_window(qtbot, session_dir, tmp_path):
         assert not dlg.format_boxes["wav"].isEnabled()
         dlg.open_after.setChecked(False)
         dlg.folder.setText(str(tmp_path / "deid"))
-        qtbot.mouseClick(dlg.export_btn, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(dlg.done, timeout=120000):
+            qtbot.mouseClick(dlg.export_btn, Qt.MouseButton.LeftButton)
         assert opened == [tmp_path / "exp"], "not opened again"
         srt_text = (tmp_path / "deid" / "session.srt").read_text()
         assert "Sam" not in srt_text and "Client:" in srt_text

@@ -1,11 +1,13 @@
 """The Export dialog of the review window (issue 15): the formats as check boxes, de-identify, metrics
 only, the transcript in the report, the output folder; Export writes them with
-:func:`app.cmd_export.export_source` (the same code as ``attune export``) and opens the folder.
+:func:`app.cmd_export.export_source` (the same code as ``attune export``) on a thread, and opens the
+folder.
 
 ``open_folder`` is injectable (tests pass a recorder so that no file manager starts)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +49,8 @@ def open_in_file_manager(folder: Path) -> None:
 
 class ExportDialog(QDialog):
     exported = Signal(dict)  # format -> files written, or a one-line message
+    done = Signal(dict)  # an export ended (the results; empty when it failed as a whole)
+    _finished = Signal(object)  # from the export thread: the results, or the exception
 
     def __init__(self, source: ExportSource, parent=None, out_dir: str | Path | None = None,
                  open_folder: Callable[[Path], None] | None = None) -> None:
@@ -54,6 +58,10 @@ class ExportDialog(QDialog):
         self.source = source
         self.open_folder = open_folder or open_in_file_manager
         self.results: dict = {}
+        self._thread: threading.Thread | None = None
+        self._busy = False
+        self._out: Path | None = None
+        self._finished.connect(self._on_finished)
         self.setWindowTitle(f"Export - {source.name}")
         v = QVBoxLayout(self)
         box = QGroupBox("Formats")
@@ -116,30 +124,57 @@ class ExportDialog(QDialog):
         if d:
             self.folder.setText(d)
 
-    def export(self) -> dict:
+    @property
+    def running(self) -> bool:
+        """An export started and its results not yet handled (not ``thread.is_alive()``: the thread
+        may still be ending after its results arrived)."""
+        return self._busy
+
+    def export(self) -> None:
+        """Write the chosen formats on a thread (a long session's report takes seconds; the window stays
+        responsive); :attr:`done` says when it ended."""
+        if self.running:
+            return
         formats = self.selected_formats()
         if not formats:
             self.status.setText("Choose at least one format.")
-            return {}
+            return
         out = Path(self.folder.text()).expanduser()
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             self.status.setText(f"Cannot create {out}: {exc.strerror or type(exc).__name__}")
-            return {}
+            return
+        self._out = out
         stem = "session" if self.deidentify.isChecked() else self.source.name
+        kwargs = {"stem": stem, "deidentify": self.deidentify.isChecked(), "words": not self.metrics_only.isChecked(),
+                  "include_transcript": self.transcript.isChecked()}
+
+        def work() -> None:
+            try:
+                result: object = export_source(self.source, out, formats, **kwargs)
+            except Exception as exc:  # a library failure: said in the dialog, never a crash of the window
+                result = exc
+            self._finished.emit(result)
+
+        self._busy = True
+        self.export_btn.setEnabled(False)
+        self.status.setText(f"Exporting {len(formats)} format(s)...")
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.results = export_source(self.source, out, formats, stem=stem,
-                                         deidentify=self.deidentify.isChecked(),
-                                         words=not self.metrics_only.isChecked(),
-                                         include_transcript=self.transcript.isChecked())
-        except Exception as exc:  # a library failure: said in the dialog, never a crash of the window
+        self._thread = threading.Thread(target=work, name="attune-export", daemon=True)
+        self._thread.start()
+
+    def _on_finished(self, result: object) -> None:
+        self._busy = False
+        QGuiApplication.restoreOverrideCursor()
+        self.export_btn.setEnabled(True)
+        out = self._out
+        if isinstance(result, Exception):
             self.results = {}
-            self.status.setText(f"Export failed: {type(exc).__name__}: {str(exc)[:200]}")
-            return {}
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+            self.status.setText(f"Export failed: {type(result).__name__}: {str(result)[:200]}")
+            self.done.emit({})
+            return
+        self.results = dict(result)
         written = [f for r in self.results.values() if not isinstance(r, str) for f in r]
         failed = [f"{fmt}: {r}" for fmt, r in self.results.items() if isinstance(r, str)]
         text = f"Wrote {len(written)} file(s) to {out}."
@@ -147,6 +182,13 @@ class ExportDialog(QDialog):
             text += " Not written: " + "; ".join(failed)
         self.status.setText(text)
         self.exported.emit(self.results)
-        if written and self.open_after.isChecked():
+        self.done.emit(self.results)
+        if written and self.open_after.isChecked() and out is not None:
             self.open_folder(out)
-        return self.results
+
+    def reject(self) -> None:
+        if self.running:  # the files are being written: close once they are
+            self.status.setText("Exporting... the dialog closes when it is done.")
+            self.done.connect(lambda _r: QDialog.reject(self))
+            return
+        super().reject()
