@@ -825,3 +825,55 @@ def test_click_a_word_seeks_to_it_and_edits_it(session_dir, open_window, qtbot, 
     qtbot.mouseClick(w.edit_word_btn, Qt.MouseButton.LeftButton)
     assert w._tl.utterances[j].words[k].text == "pineapple"
     assert "pineapple" in w.words_view.toPlainText()
+
+
+# -- the Summary tab ------------------------------------------------------------------------------------
+def test_summary_charts_follow_the_figures_and_corrections(toned_dir, open_window, dialogue):
+    from analysis.export.report import CUES
+    from ui.review_summary import SummaryPanel
+
+    _, truth = dialogue
+    w = open_window(toned_dir, wait_audio=False)
+    w.tabs.setCurrentWidget(w.summary)
+    s: SummaryPanel = w.summary
+    m = w._tl.metrics.speakers
+    share = s.charts["talk_share"].data["share"]
+    for sp in ("S1", "S2"):
+        assert share[sp] == pytest.approx(m[sp]["talk_share"], abs=0.002)
+    width, bins = s.charts["talk_over_time"].data["width"], s.charts["talk_over_time"].data["bins"]
+    for sp in ("S1", "S2"):
+        spoken = sum(b[sp] * min(width, w._tl.duration - i * width) for i, b in enumerate(bins))
+        assert spoken == pytest.approx(m[sp]["talk_time"], abs=0.05), "over time adds up to the talk time"
+    made = s.charts["interruptions"].data["made"]
+    assert made == {sp: sum(1 for e in truth.events_of("interruption") if e.by == sp) for sp in ("S1", "S2")}
+    assert sum(made.values()) > 0
+    lat = s.charts["latency"].data["latency"]
+    assert lat["S1"][1] == m["S1"]["response_latency_median"] and lat["S1"][3] == m["S1"]["responses"]
+    q = s.charts["questions"].data["counts"]
+    assert q["S1"] == (m["S1"]["questions"], m["S1"]["open_questions"], m["S1"]["reflections"])
+    assert q["S1"][0] > 0 and q["S1"][2] > 0
+    series = s.charts["pace_pitch"].data["series"]
+    assert ("pitch_median_rel_st", "S1") in series and ("wpm_rel", "S2") in series
+    # the explanations are the report's texts (one place for each)
+    cue = {name: text for name, text, _t, _f in CUES}
+    assert s.notes["interruptions"].text() == cue["Interruptions"]
+    assert cue["Questions and reflections"] in s.notes["questions"].text()
+    assert cue["Response latency and quick responses"] in s.notes["latency"].text()
+    for chart in s.charts.values():  # each draws (an exception in paintEvent fails the test)
+        assert not chart.grab().isNull()
+    # a correction redraws them
+    t = w._tl.turns[0]
+    w.reassign_turn(0, "S2")
+    assert s.charts["talk_share"].data["share"]["S2"] == pytest.approx(w._tl.metrics.speakers["S2"]["talk_share"],
+                                                                         abs=0.002)
+    assert s.charts["talk_share"].data["share"]["S2"] > share["S2"] + 0.9 * t.duration / w._tl.duration
+    # two columns when the panel is wide, one when narrow
+    w.resize(1280, 820)
+    w.split.setSizes([300, 980])
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    assert s.columns == 2
+    w.split.setSizes([900, 380])
+    QApplication.processEvents()
+    assert s.columns == 1

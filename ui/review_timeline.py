@@ -11,7 +11,7 @@ the playhead are drawn over it in ``drawForeground``.
 
 Below the speaker lanes, two curve lanes show each floor turn's pace (words per minute) and median
 pitch against the speaker's own usual (the cue engine's ``turn_cues``: ``wpm_rel``, a ratio, drawn on a
-log scale within 0.5x-2x; ``pitch_median_rel_st``, semitones, within ±4 st); the middle line of each lane
+log scale within 0.66x-1.5x; ``pitch_median_rel_st``, semitones, within ±3 st); the middle line of each lane
 is "as usual". Each speaker is one polyline in their colour, drawn from the visible points only.
 
 Wheel zooms around the pointer (Shift+wheel, or a horizontal wheel, scrolls); a left click asks to
@@ -40,9 +40,9 @@ GAP = 4
 LABEL_W = 92  # px of lane names over the left edge
 MIN_VISIBLE_S = 2.0  # the closest zoom shows this many seconds
 CURVE_H = 34  # px, each of the pace and pitch lanes
-PACE_RANGE = 1.0  # the pace lane spans 2**-1 .. 2**1 times the speaker's own usual pace
-PITCH_RANGE_ST = 4.0  # the pitch lane spans -4 .. +4 semitones around the speaker's own usual pitch
-CURVES = (("pace", "wpm_rel", "pace vs usual"), ("pitch", "pitch_median_rel_st", "pitch vs usual"))
+PACE_RANGE = 0.6  # the pace lane spans 2**-0.6 .. 2**0.6 (0.66x .. 1.5x) the speaker's own usual pace
+PITCH_RANGE_ST = 3.0  # the pitch lane spans -3 .. +3 semitones around the speaker's own usual pitch
+CURVES = (("pace", "wpm_rel", "pace"), ("pitch", "pitch_median_rel_st", "pitch"))
 MARKER_KINDS = ("interruption", "backchannel", "quick_response", "silence", "question", "reflection",
                 "bookmark")
 MARKER_LABELS = {"interruption": "interruptions", "backchannel": "backchannels",

@@ -306,8 +306,13 @@ class ReviewWindow(QMainWindow):
         hint.setWordWrap(True)
         sv.addWidget(hint)
         self.tabs.addTab(speakers, "Speakers")
+        from ui.review_summary import SummaryPanel
+
+        self.summary = SummaryPanel(self.theme)
+        self.tabs.addTab(self.summary, "Summary")
         split.addWidget(self.tabs)
         split.setSizes([760, 440])
+        self.split = split
         v.addWidget(split, 1)
         self.content = central
         self.blank = QWidget()
@@ -483,6 +488,7 @@ class ReviewWindow(QMainWindow):
         if self._word_utt >= 0:
             self.show_words(self._word_utt)
         self._fill_figures()
+        self.summary.set_timeline(tl)
         self._fill_notes()
         self._update_undo()
         self.time_label.setText(f"{fmt_time(self.player.position())} / {fmt_time(tl.duration)}")
