@@ -529,6 +529,9 @@ def test_export_dialog_in_review_window(qtbot, session_dir, tmp_path):
         assert set(dlg.format_boxes) == set(FORMATS)
         for fmt, cb in dlg.format_boxes.items():
             cb.setChecked(fmt in ("srt", "html", "wav"))
+        assert dlg.wav_to.isEnabled()
+        dlg.wav_from.setValue(10.0)
+        dlg.wav_to.setValue(25.0)
         with qtbot.waitSignal(dlg.done, timeout=120000):
             qtbot.mouseClick(dlg.export_btn, Qt.MouseButton.LeftButton)
         assert opened == [tmp_path / "exp"]
@@ -537,8 +540,11 @@ def test_export_dialog_in_review_window(qtbot, session_dir, tmp_path):
         assert names == sorted([f"{stem}.srt", f"{stem}.report.html", f"{stem}.wav"])
         assert "Sam Client:" in (tmp_path / "exp" / f"{stem}.srt").read_text(), "the rename just made"
         assert "Wrote 3 file(s)" in dlg.status.text()
+        import soundfile as sf
+
+        assert abs(sf.info(str(tmp_path / "exp" / f"{stem}.wav")).duration - 15.0) < 0.01, "the range chosen"
         dlg.deidentify.setChecked(True)
-        assert not dlg.format_boxes["wav"].isEnabled()
+        assert not dlg.format_boxes["wav"].isEnabled() and not dlg.wav_from.isEnabled()
         dlg.open_after.setChecked(False)
         dlg.folder.setText(str(tmp_path / "deid"))
         with qtbot.waitSignal(dlg.done, timeout=120000):

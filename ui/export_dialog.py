@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -77,6 +78,22 @@ class ExportDialog(QDialog):
             self.format_boxes[fmt] = cb
             grid.addWidget(cb, i // 3, i % 3)
         v.addWidget(box)
+        wav_row = QHBoxLayout()
+        self.wav_from = QDoubleSpinBox()
+        self.wav_to = QDoubleSpinBox()
+        duration = float(source.timeline.duration)
+        for sb, value in ((self.wav_from, 0.0), (self.wav_to, duration)):
+            sb.setRange(0.0, max(duration, 0.001))
+            sb.setDecimals(1)
+            sb.setSuffix(" s")
+            sb.setValue(value)
+        wav_row.addWidget(QLabel("Audio from"))
+        wav_row.addWidget(self.wav_from)
+        wav_row.addWidget(QLabel("to"))
+        wav_row.addWidget(self.wav_to)
+        wav_row.addStretch(1)
+        v.addLayout(wav_row)
+        self.format_boxes["wav"].toggled.connect(self._update)
         self.deidentify = QCheckBox("De-identify (speakers by role; names, places, dates and numbers removed; "
                                     "no audio)")
         self.deidentify.toggled.connect(self._update)
@@ -117,6 +134,8 @@ class ExportDialog(QDialog):
             wav.setEnabled(False)
         else:
             wav.setEnabled(self.source.audio_path is not None or self.source.audio_reader is not None)
+        for sb in (self.wav_from, self.wav_to):
+            sb.setEnabled(wav.isEnabled() and wav.isChecked())
         self.export_btn.setEnabled(True)
 
     def _choose(self) -> None:
@@ -149,6 +168,13 @@ class ExportDialog(QDialog):
         stem = "session" if self.deidentify.isChecked() else self.source.name
         kwargs = {"stem": stem, "deidentify": self.deidentify.isChecked(), "words": not self.metrics_only.isChecked(),
                   "include_transcript": self.transcript.isChecked()}
+        if "wav" in formats:
+            a, b = self.wav_from.value(), self.wav_to.value()
+            if b <= a:
+                self.status.setText("The audio's end must be after its start.")
+                return
+            kwargs["start"] = a if a > 0 else None
+            kwargs["end"] = b if b < self.wav_to.maximum() else None
 
         def work() -> None:
             try:
