@@ -877,3 +877,28 @@ def test_summary_charts_follow_the_figures_and_corrections(toned_dir, open_windo
     w.split.setSizes([900, 380])
     QApplication.processEvents()
     assert s.columns == 1
+
+
+def test_curve_points_are_merged_per_two_pixels_when_zoomed_out(qtbot):
+    """A 90-minute session zoomed out: at most one curve point per two pixel columns is drawn."""
+    from analysis.timeline import Metrics, Speaker, Timeline, Turn
+    from ui.review_timeline import ReviewTimeline
+
+    rows = [{"speaker": "S1", "start": 2.7 * i, "end": 2.7 * i + 2.0, "wpm_rel": 1.0 + 0.1 * (i % 3),
+             "pitch_median_rel_st": float(i % 5 - 2)} for i in range(2000)]
+    tl = Timeline(duration=5400.0, speakers=(Speaker("S1", "A", "therapist"),),
+                  turns=tuple(Turn("S1", r["start"], r["end"]) for r in rows),
+                  metrics=Metrics(session={"turn_cues": rows}))
+    view = ReviewTimeline()
+    qtbot.addWidget(view)
+    view.resize(1000, 400)
+    view.show()
+    view.set_timeline(tl, {})
+    width = view.viewport().width()
+    (pts,) = view.curve_points("pitch", 0.0, view._pxs, width)
+    assert 0 < len(pts) <= width / 2 + 2
+    assert [p.x() for p in pts] == sorted(p.x() for p in pts)
+    view.set_view(100.0, 60.0)  # zoomed in: every point
+    a, _b = view.visible_range()
+    (near,) = view.curve_points("pitch", a, view._pxs, width)
+    assert len(near) == sum(1 for r in rows if a <= (r["start"] + r["end"]) / 2 <= a + 60.0) + 2

@@ -138,6 +138,8 @@ class ReviewTimeline(QGraphicsView):
         self._spans: list[_Spans] = []
         self._marker_spans: dict[str, _Spans] = {}
         self._curves: dict[str, tuple[float, list]] = {}
+        self._curve_key: tuple | None = None
+        self._curve_frame: dict[str, list] = {}
         self._env: np.ndarray | None = None
         self._env_hop = 0.1
         self._version = 0  # bumped whenever what the lanes show changes
@@ -410,7 +412,8 @@ class ReviewTimeline(QGraphicsView):
 
     def curve_points(self, lane: str, t0: float, pxs: float, w: int, dy: float = 0.0) -> list[list[QPointF]]:
         """The visible points of a curve lane in viewport pixels, one list per speaker (with one point
-        either side of the view, so the lines run to the edges)."""
+        either side of the view, so the lines run to the edges). Where points are closer than two pixels
+        (zoomed out on a long session) those of each two-pixel column are averaged into one."""
         y, series = self._curves.get(lane, (0.0, []))
         mid, half = y + dy + CURVE_H / 2, CURVE_H / 2 - 3
         t1 = t0 + w / pxs
@@ -420,10 +423,19 @@ class ReviewTimeline(QGraphicsView):
             i1 = min(len(ts), int(np.searchsorted(ts, t1)) + 1)
             xs = (ts[i0:i1] - t0) * pxs
             ys = mid - vs[i0:i1] * half
-            out.append([QPointF(float(a), float(b)) for a, b in zip(xs, ys, strict=True)])
+            if len(xs) > w / 2:
+                col = np.floor(xs / 2).astype(np.int64)
+                _keys, first, counts = np.unique(col, return_index=True, return_counts=True)
+                xs = np.add.reduceat(xs, first) / counts
+                ys = np.add.reduceat(ys, first) / counts
+            out.append([QPointF(float(a), float(b)) for a, b in zip(xs.tolist(), ys.tolist(), strict=True)])
         return out
 
     def _draw_curves(self, painter: QPainter, t0: float, pxs: float, w: int, dy: float, track: QColor) -> None:
+        key = (t0, pxs, w, dy, self._version)
+        if self._curve_key != key:  # the playhead moved only: the same lines
+            self._curve_key = key
+            self._curve_frame = {lane: self.curve_points(lane, t0, pxs, w, dy) for lane in self._curves}
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for lane, (y, series) in self._curves.items():
             painter.setPen(Qt.PenStyle.NoPen)
@@ -434,7 +446,7 @@ class ReviewTimeline(QGraphicsView):
             pen.setStyle(Qt.PenStyle.DotLine)
             painter.setPen(pen)
             painter.drawLine(QLineF(0, y + dy + CURVE_H / 2, w, y + dy + CURVE_H / 2))  # as usual
-            for (color, _ts, _vs), pts in zip(series, self.curve_points(lane, t0, pxs, w, dy), strict=True):
+            for (color, _ts, _vs), pts in zip(series, self._curve_frame.get(lane, []), strict=True):
                 if not pts:
                     continue
                 painter.setPen(QPen(color, 1.5))
