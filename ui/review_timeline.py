@@ -435,7 +435,9 @@ class ReviewTimeline(QGraphicsView):
         key = (t0, pxs, w, dy, self._version)
         if self._curve_key != key:  # the playhead moved only: the same lines
             self._curve_key = key
-            self._curve_frame = {lane: self.curve_points(lane, t0, pxs, w, dy) for lane in self._curves}
+            self._curve_frame = {lane: [(pts, [QLineF(a, b) for a, b in zip(pts, pts[1:], strict=False)])
+                                        for pts in self.curve_points(lane, t0, pxs, w, dy)]
+                                 for lane in self._curves}
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for lane, (y, series) in self._curves.items():
             painter.setPen(Qt.PenStyle.NoPen)
@@ -446,14 +448,14 @@ class ReviewTimeline(QGraphicsView):
             pen.setStyle(Qt.PenStyle.DotLine)
             painter.setPen(pen)
             painter.drawLine(QLineF(0, y + dy + CURVE_H / 2, w, y + dy + CURVE_H / 2))  # as usual
-            for (color, _ts, _vs), pts in zip(series, self._curve_frame.get(lane, []), strict=True):
+            for (color, _ts, _vs), (pts, lines) in zip(series, self._curve_frame.get(lane, []), strict=True):
                 if not pts:
                     continue
                 painter.setPen(QPen(color, 1.5))
-                if len(pts) > 1:
-                    painter.drawPolyline(pts)
+                if lines:  # segments: an antialiased wide polyline (its joins) costs ~20x more
+                    painter.drawLines(lines)
                 painter.setBrush(color)
-                if len(pts) < w / 6:  # dots where there is room for them
+                if len(pts) < w / 24:  # dots where there is room for them
                     for pt in pts:
                         painter.drawEllipse(pt, 2.0, 2.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
