@@ -902,3 +902,14 @@ def test_curve_points_are_merged_per_two_pixels_when_zoomed_out(qtbot):
     a, _b = view.visible_range()
     (near,) = view.curve_points("pitch", a, view._pxs, width)
     assert len(near) == sum(1 for r in rows if a <= (r["start"] + r["end"]) / 2 <= a + 60.0) + 2
+
+
+def test_cancelled_recomputation_is_done_on_the_gui_thread(session_dir, open_window, qtbot):
+    w = open_window(session_dir, wait_audio=False)
+    w.BACKGROUND_MIN_S = 0.0
+    s2 = w._tl.metrics.speakers["S2"]["talk_time"]
+    w.reassign_turn(0, "S2")
+    assert w.recomputing
+    w.cancel_jobs()
+    qtbot.waitUntil(lambda: not w.recomputing, timeout=20000)
+    assert w._tl.turns[0].speaker == "S2" and w._tl.metrics.speakers["S2"]["talk_time"] > s2 + 1

@@ -708,8 +708,15 @@ class ReviewWindow(QMainWindow):
         job = RecomputeJob(self.session.original, list(self.session.corrections.ops), key)
         for sig in (job.done, job.failed, job.cancelled):
             sig.connect(lambda *_a, j=job: self._mark_ended(j))
+        job.cancelled.connect(self._recompute_here)  # cancelled (the window is closing, or Cancel): the
+        job.failed.connect(self._recompute_here)  # figures are still made, here, so none is left stale
         self.recomputing = True
         self._run(job, self._on_recomputed, "Recomputing the figures")
+
+    def _recompute_here(self, *_a) -> None:
+        if self.recomputing and not self._closed:
+            self.recomputing = False
+            self._show_timeline()
 
     def _on_recomputed(self, result) -> None:
         key, tl, ids = result
