@@ -454,10 +454,11 @@ class ReviewTimeline(QGraphicsView):
                 painter.setPen(QPen(color, 1.5))
                 if lines:  # segments: an antialiased wide polyline (its joins) costs ~20x more
                     painter.drawLines(lines)
-                painter.setBrush(color)
-                if len(pts) < w / 24:  # dots where there is room for them
-                    for pt in pts:
-                        painter.drawEllipse(pt, 2.0, 2.0)
+                if len(pts) < w / 24:  # dots where there is room for them (one call: round points)
+                    dot = QPen(color, 4.5)
+                    dot.setCapStyle(Qt.PenCapStyle.RoundCap)
+                    painter.setPen(dot)
+                    painter.drawPoints(pts)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
     def _loudness_image(self, t0: float, pxs: float, w: int) -> QImage | None:
