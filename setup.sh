@@ -50,7 +50,7 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 echo "setup: installing Attune and its dependencies into .venv (first time: a few minutes, several GB)"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,dask]" 2>&1 \
   | grep -v -E "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import analysis, app, audio, faster_whisper, webrtcvad, soxr, soundfile, cryptography, sqlcipher3" \
   || { echo "setup: the installation is incomplete (see the pip output above)" >&2; exit 1; }

@@ -18,7 +18,7 @@ from app import __version__
 from app.progress import StageProgress
 
 # Sub-commands that live in their own modules: module name -> exposes add_parser(subparsers), run(args).
-EXTRA_COMMANDS = ("app.cmd_enroll", "app.cmd_live", "app.cmd_sessions", "app.cmd_export")
+EXTRA_COMMANDS = ("app.cmd_enroll", "app.cmd_live", "app.cmd_sessions", "app.cmd_export", "app.cmd_batch")
 # Options of the desktop app itself (app.gui): ``attune --play FILE`` opens the app reviewing FILE.
 GUI_OPTIONS = ("--play", "--speed", "--minutes", "--no-transcribe", "--strip")
 
