@@ -427,13 +427,14 @@ class Batch:
 
     def _to_store(self, path: str, key: str, rec: dict[str, Any]) -> str:
         from analysis.timeline import Timeline
+        from app.library import figures_from_timeline
         from app.session_runner import headline_metrics
 
         tl = rec["timeline"]
         session = self.store.create_session({
             "mode": "analysis", "status": "analysed", "batch_key": key,
             "source": {"file": os.fsdecode(Path(path).name)}, "duration": round(float(tl["duration"]), 3),
-            "metrics": headline_metrics(Timeline.from_dict(tl))})
+            "metrics": {**headline_metrics(Timeline.from_dict(tl)), **figures_from_timeline(tl)}})
         session.write_json("timeline", tl)
         return session.id
 

@@ -177,6 +177,9 @@ class MainWindow(QMainWindow):
         self.open_recording_button = QPushButton("Open recording…")
         self.open_recording_button.setToolTip("Review any recording: it is analysed first, in the background")
         self.open_recording_button.clicked.connect(self.choose_recording_for_review)
+        self.library_button = QPushButton("Library…")
+        self.library_button.setToolTip("Every session with its figures, filters and trends over time")
+        self.library_button.clicked.connect(self.show_library)
         self.idle_message = QLabel("")
         self.idle_message.setObjectName("status")
         self.idle_message.setWordWrap(True)
@@ -191,6 +194,7 @@ class MainWindow(QMainWindow):
         reviews = QHBoxLayout()
         reviews.addWidget(self.sessions_button)
         reviews.addWidget(self.open_recording_button)
+        reviews.addWidget(self.library_button)
         reviews.addStretch(1)
         lay.addLayout(reviews)
         lay.addWidget(self.idle_message)
@@ -361,6 +365,19 @@ class MainWindow(QMainWindow):
         if self.blanked:
             self._hide_for_blank(dialog)
         return dialog
+
+    def show_library(self):
+        """"Library…": every session with its figures, and the trends (ui/library_window.py)."""
+        from ui.library_window import LibraryWindow
+
+        window = LibraryWindow(theme=self.theme, open_session=self.open_review_window)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.library_window = window
+        self.add_privacy_key(window)
+        window.show()
+        if self.blanked:
+            self._hide_for_blank(window)
+        return window
 
     def choose_recording_for_review(self) -> QFileDialog:
         """"Open recording…": any audio file, opened in a review window (analysed there first)."""

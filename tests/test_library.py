@@ -1,0 +1,173 @@
+"""The Library window and its Trends (issue 16), on an encrypted store seeded with sessions whose timelines
+the cue engine computed from scripted turns (a therapist who interrupts less from month to month)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from app import library
+
+pytest.importorskip("pyqtgraph")
+
+
+def _timeline(interrupting: int, n: int = 20):
+    """``n`` alternating 6-s turns, 1 s apart; the therapist's first ``interrupting`` turns start 1 s before
+    the client has finished (interruptions from the second on: the first turn has no one to interrupt)."""
+    from analysis.cues import compute_cues
+    from analysis.timeline import Speaker, Timeline, Turn
+
+    turns, t = [], 0.0
+    for i in range(n):
+        sp = "S1" if i % 2 == 0 else "S2"
+        start = t - 2.0 if sp == "S1" and i // 2 < interrupting and i else t
+        turns.append(Turn(sp, start, t + 6.0))
+        t += 7.0
+    metrics, events = compute_cues(turns, (), t, speakers=["S1", "S2"])
+    return Timeline(duration=t, speakers=(Speaker("S1", "Therapist", "therapist"), Speaker("S2", "Client", "client")),
+                    turns=tuple(turns), utterances=(), events=events, metrics=metrics, source={}, provenance={})
+
+
+SEED = [  # client, date, interrupting turns, tags
+    ("C-01", "2026-09-08T10:00:00+00:00", 7, ["intake"]),
+    ("C-01", "2026-09-22T10:00:00+00:00", 6, []),
+    ("C-01", "2026-10-13T10:00:00+00:00", 5, ["supervision"]),
+    ("C-01", "2026-11-10T10:00:00+00:00", 4, []),
+    ("C-01", "2026-11-24T10:00:00+00:00", 3, ["supervision"]),
+    ("C-02", "2026-10-20T15:00:00+00:00", 2, []),
+]
+
+
+@pytest.fixture
+def seeded():
+    """The test's store with the SEED sessions (timelines, no figures yet: the library computes them once)
+    and one analysed by a batch (figures already in its description, a reflection-to-question ratio)."""
+    from app.session_runner import headline_metrics
+    from tests.store_util import open_test_store
+
+    store = open_test_store()
+    ids = []
+    for client, when, k, tags in SEED:
+        tl = _timeline(k)
+        s = store.create_session({"client": client, "started_at": when, "duration": tl.duration, "tags": tags,
+                                  "status": "finished", "metrics": headline_metrics(tl)})
+        s.write_json("timeline", tl.to_dict())
+        ids.append(s.id)
+    tl = _timeline(0)
+    figs = {**library.figures_from_timeline(tl.to_dict()), "questions": 10, "reflections": 15,
+            "reflection_question_ratio": 1.5}
+    s = store.create_session({"client": "C-03", "started_at": "2026-11-01T09:00:00+00:00", "duration": tl.duration,
+                              "status": "analysed", "metrics": figs})
+    s.write_json("timeline", tl.to_dict())
+    ids.append(s.id)
+    yield store, ids
+    store.close()
+
+
+def test_library_lists_filters_and_sorts_with_the_figures(qtbot, seeded):
+    from ui.library_window import LibraryWindow
+
+    store, ids = seeded
+    opened = []
+    win = LibraryWindow(store, open_session=opened.append)
+    qtbot.addWidget(win)
+    assert sorted(win.table_ids()) == sorted(ids)
+    # the figures shown are the timeline's, computed once and kept in the encrypted index
+    for sid in ids:
+        expected = library.figures_from_timeline(store.session(sid).read_json("timeline"))
+        row = next(r for r in win.rows if r.id == sid)
+        for key in ("therapist_talk_share", "interruptions_per_hour", "response_latency_median"):
+            assert row.figures[key] == pytest.approx(expected[key])
+    assert all(library.has_figures(s.metrics) for s in store.list_sessions())
+    interruptions = [row.figures["interruptions_per_hour"] for row in win.rows if row.client == "C-01"]
+    assert interruptions == sorted(interruptions, reverse=True) and interruptions[0] > interruptions[-1] > 0
+
+    win.set_filters(client="C-01")
+    assert len(win.table_ids()) == 5 and set(win.column_values("Client")) == {"C-01"}
+    win.set_filters(tag="supervision")
+    assert sorted(win.table_ids()) == sorted([ids[2], ids[4]])
+    win.set_filters(since=dt.date(2026, 10, 1), until=dt.date(2026, 10, 31))
+    assert sorted(win.table_ids()) == sorted([ids[2], ids[5]])
+    win.set_filters()
+    win.sort_by("interruptions_per_hour", descending=True)
+    values = [float(v) for v in win.column_values("interruptions_per_hour")]
+    assert values == sorted(values, reverse=True) and win.table_ids()[0] == ids[0]
+    win.sort_by("Date")
+    assert win.table_ids()[0] == ids[0] and win.table_ids()[-1] == ids[4]
+
+    win.select(ids[3])
+    win.open_selected()
+    assert opened == [ids[3]]
+
+
+def test_trends_chart_and_summary(qtbot, seeded):
+    from ui.library_window import LibraryWindow
+
+    store, ids = seeded
+    win = LibraryWindow(store, open_session=lambda _sid: None)
+    qtbot.addWidget(win)
+    win.set_filters(client="C-01")
+    win.set_trend("interruptions_per_hour")
+    xs, ys = win.trend_data()
+    rows = [r for r in win.rows if r.client == "C-01"]
+    assert xs == [r.when.timestamp() for r in rows]
+    assert ys == pytest.approx([r.figures["interruptions_per_hour"] for r in rows])
+    text = win.summary.text()
+    assert "You interrupted" in text and "November 2026" in text and "September 2026" in text, text
+    assert "half" in text  # 6 and 5 interruptions in September, 3 and 2 in November
+    assert not win.band_items and "No range" in win.citation.text()
+
+    win.set_filters()
+    win.set_trend("reflection_question_ratio")
+    assert win.trend_data()[1] == [1.5]
+    assert win.band_items and "MITI" in win.citation.text() and "Moyers" in win.citation.text()
+    assert "Not enough sessions" in win.summary.text()
+    assert library.band_note("reflection_question_ratio", 1.5) == "That is in the range the MITI calls fair."
+
+
+def test_tag_delete_and_export(qtbot, seeded, tmp_path):
+    from ui.library_window import LibraryWindow
+
+    store, ids = seeded
+    win = LibraryWindow(store, open_session=lambda _sid: None)
+    qtbot.addWidget(win)
+    win.select(ids[1])
+    assert win.add_tag("reviewed, good")
+    assert set(store.session(ids[1]).meta["tags"]) == {"reviewed", "good"}
+    win.set_filters(tag="reviewed")
+    assert win.table_ids() == [ids[1]]
+    win.set_filters()
+    assert win.delete(ids[5])
+    assert ids[5] not in win.table_ids() and ids[5] not in store.session_ids()
+    out = tmp_path / "trends.csv"
+    win.export_csv(str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("session,date,client,minutes,tags,therapist_talk_share")
+    assert len(lines) == 1 + len(ids) - 1
+
+
+def test_summary_sentences():
+    def row(day, v):
+        return library.Row(str(day), dt.datetime(2026, 9 if day < 15 else 11, day % 15 + 1, tzinfo=dt.UTC),
+                           "C", 3600.0, (), "finished", {"interruptions_per_hour": v, "therapist_talk_share": 40.0})
+
+    rows = [row(1, 8.0), row(2, 8.0), row(20, 4.0)]
+    assert library.summarize(rows, "interruptions_per_hour") == (
+        "You interrupted about half as often in November 2026 as in September 2026 "
+        "(4.0 per hour against 8.0 per hour).")
+    assert library.summarize(rows, "therapist_talk_share").startswith(
+        "Your talk share in November 2026 was about the same as in September 2026")
+    assert library.summarize(rows[:1], "therapist_talk_share").startswith("Not enough sessions")
+
+
+def test_the_main_window_opens_the_library(qtbot, seeded):
+    from ui.main_window import MainWindow
+
+    _store, ids = seeded
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.library_button.text() == "Library…"
+    lib = win.show_library()
+    assert sorted(lib.table_ids()) == sorted(ids)
+    lib.close()
