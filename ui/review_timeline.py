@@ -139,7 +139,7 @@ class ReviewTimeline(QGraphicsView):
         self._marker_spans: dict[str, _Spans] = {}
         self._curves: dict[str, tuple[float, list]] = {}
         self._curve_key: tuple | None = None
-        self._curve_frame: dict[str, list] = {}
+        self._curve_img: QImage | None = None
         self._env: np.ndarray | None = None
         self._env_hop = 0.1
         self._version = 0  # bumped whenever what the lanes show changes
@@ -432,34 +432,49 @@ class ReviewTimeline(QGraphicsView):
         return out
 
     def _draw_curves(self, painter: QPainter, t0: float, pxs: float, w: int, dy: float, track: QColor) -> None:
-        key = (t0, pxs, w, dy, self._version)
-        if self._curve_key != key:  # the playhead moved only: the same lines
+        """The curve lanes, drawn into an image when the view changes and blitted on every frame (a frame
+        in which only the playhead moved costs one drawImage)."""
+        if not self._curves:
+            return
+        y0 = min(y for y, _s in self._curves.values())
+        key = (t0, pxs, w, self._version)
+        if self._curve_key != key:
             self._curve_key = key
-            self._curve_frame = {lane: [(pts, [QLineF(a, b) for a, b in zip(pts, pts[1:], strict=False)])
-                                        for pts in self.curve_points(lane, t0, pxs, w, dy)]
-                                 for lane in self._curves}
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            self._curve_img = self._curve_image(t0, pxs, w, y0, track)
+        if self._curve_img is not None:
+            painter.drawImage(QPointF(0, y0 + dy), self._curve_img)
+
+    def _curve_image(self, t0: float, pxs: float, w: int, y0: float, track: QColor) -> QImage | None:
+        h = int(max(y for y, _s in self._curves.values()) - y0 + CURVE_H)
+        if w <= 0 or h <= 0:
+            return None
+        img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        img.fill(QColor(self.theme.bg))
+        painter = QPainter(img)
+        base = QColor(self.theme.muted)
+        base.setAlpha(140)
         for lane, (y, series) in self._curves.items():
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.fillRect(QRectF(0, y + dy, w, CURVE_H), track)
-            base = QColor(self.theme.muted)
-            base.setAlpha(140)
+            ly = y - y0
+            painter.fillRect(QRectF(0, ly, w, CURVE_H), track)
             pen = QPen(base, 1)
             pen.setStyle(Qt.PenStyle.DotLine)
             painter.setPen(pen)
-            painter.drawLine(QLineF(0, y + dy + CURVE_H / 2, w, y + dy + CURVE_H / 2))  # as usual
-            for (color, _ts, _vs), (pts, lines) in zip(series, self._curve_frame.get(lane, []), strict=True):
+            painter.drawLine(QLineF(0, ly + CURVE_H / 2, w, ly + CURVE_H / 2))  # as usual
+            for (color, _ts, _vs), pts in zip(series, self.curve_points(lane, t0, pxs, w, -y0), strict=True):
                 if not pts:
                     continue
+                # antialiased where sparse; dense lines (zoomed out on a long session) plain, 4x cheaper
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, len(pts) < w / 8)
                 painter.setPen(QPen(color, 1.5))
-                if lines:  # segments: an antialiased wide polyline (its joins) costs ~20x more
-                    painter.drawLines(lines)
+                if len(pts) > 1:  # segments: an antialiased wide polyline (its joins) costs ~20x more
+                    painter.drawLines([QLineF(a, b) for a, b in zip(pts, pts[1:], strict=False)])
                 if len(pts) < w / 24:  # dots where there is room for them (one call: round points)
                     dot = QPen(color, 4.5)
                     dot.setCapStyle(Qt.PenCapStyle.RoundCap)
                     painter.setPen(dot)
                     painter.drawPoints(pts)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.end()
+        return img
 
     def _loudness_image(self, t0: float, pxs: float, w: int) -> QImage | None:
         """The visible loudness as an image one pixel per column: the peak of the envelope values
