@@ -33,7 +33,7 @@ class Figure:
 FIGURES: tuple[Figure, ...] = (
     Figure("therapist_talk_share", "Therapist talk", "%", "your talk share"),
     Figure("client_talk_share", "Client talk", "%", "the client's talk share"),
-    Figure("interruptions_per_hour", "Interruptions /h", "/h", "interruptions per hour", True),
+    Figure("interruptions_per_hour", "Interruptions", "/h", "interruptions per hour", True),
     Figure("response_latency_median", "Median latency", "s", "median response latency"),
     Figure("longest_monologue", "Longest monologue", "s", "longest monologue", True),
     Figure("silences", "Silences", "", "silences (3 s or more)"),

@@ -201,6 +201,12 @@ class LibraryWindow(QMainWindow):
             self.rows = []
             self.note.setText(f"The sessions cannot be listed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         self._fill_choices()
+        dated = [r.when for r in self.rows if r.when]
+        if dated and not self.since_check.isChecked():  # the range offered: the sessions' own
+            first = min(dated).astimezone()
+            self.since_edit.blockSignals(True)
+            self.since_edit.setDate(QDate(first.year, first.month, first.day))
+            self.since_edit.blockSignals(False)
         self.apply_filters()
 
     def _fill_choices(self) -> None:
@@ -265,7 +271,7 @@ class LibraryWindow(QMainWindow):
                 cells.append(_SortItem(_fmt(v, f.unit), None if v is None else float(v)))
             cells[0].setData(Qt.ItemDataRole.UserRole, r.id)
             for j, c in enumerate(cells):
-                if j >= 2:
+                if j == 2 or j >= len(FIXED_COLUMNS):
                     c.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(i, j, c)
         t.setSortingEnabled(True)
@@ -441,6 +447,7 @@ class LibraryWindow(QMainWindow):
             self.plot.addItem(label)
             self.band_items += [region, label]
         self.plot.setLabel("left", f"{fig.label}" + (f" ({fig.unit})" if fig.unit else ""))
+        self.plot.setLabel("bottom", "session date")
         scope = self.filters()["client"]
         who = f"client {scope}" if scope else "all clients"
         self.summary.setText(f"{fig.label}, {who}, {len(ys)} session(s): {library.summarize(self.shown, key)}")
