@@ -655,8 +655,8 @@ def status(out: str | os.PathLike) -> dict[str, Any]:
 def status_lines(s: dict[str, Any]) -> list[str]:
     lines = [f"{s['done']} done, {s['failed']} failed, {s['remaining']} remaining (of {s['planned']} planned; "
              f"{len(s['manifests'])} manifest(s))",
-             f"audio analysed: {s['audio_hours']:.2f} h in {s['wall_hours']:.2f} h of wall time, "
-             f"{s['core_hours']:.2f} core hours"]
+             f"audio analysed: {_hours(s['audio_hours'])} in {_hours(s['wall_hours'])} of wall time, "
+             f"{s['core_hours']:.3g} core hours"]
     if s["audio_hours_per_core_hour"] is not None:
         lines.append(f"audio hours per core hour: {s['audio_hours_per_core_hour']:.2f}")
     for path, err in s["failures"][:20]:
@@ -664,6 +664,10 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if len(s["failures"]) > 20:
         lines.append(f"  ... and {len(s['failures']) - 20} more failures (see the manifest)")
     return lines
+
+
+def _hours(h: float) -> str:
+    return f"{h:.2f} h" if h >= 1 else f"{h * 60:.1f} min"
 
 
 def iter_done(out: str | os.PathLike) -> Iterable[tuple[str, Path]]:

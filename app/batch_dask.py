@@ -61,6 +61,8 @@ def run_dask(batch, todo: list[tuple[str, str]], on_record) -> None:
 
     client, cluster = _client(batch)
     try:
+        with contextlib.suppress(Exception):  # the cluster's size, for the audio hours per core hour
+            batch.manifest["runs"][-1]["workers"] = max(1, len(client.nthreads()))
         client.register_plugin(ModelsOnce(batch.threads, batch._worker_options(), batch.config.analyze))
         options = client.scatter(batch._worker_options(), broadcast=True)
         futures = {}
