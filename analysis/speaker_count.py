@@ -48,6 +48,7 @@ MIN_SPLIT_EMBEDDINGS = 10  # and there must be this many clustered embeddings (a
 MIN_EXTRA_SPEAKER_EMBEDDINGS = 3  # a third (fourth...) speaker must be heard alone in at least this many
 #                                  windows (about 6 s of window positions at the 2-s step); below it a cut
 #                                  into k > 2 groups is a split of a voice's few odd windows, not a person
+COUNT_SE_FACTOR = 1.0  # the fewest speakers whose silhouette is within this many standard errors of the best
 CLEAN_MIN_FRACTION = 0.2  # a (window, speaker) embedding is clustered when its speaker talks alone this
 #                           much of the window (pyannote's own filter, kept identical)
 
@@ -139,7 +140,7 @@ def estimate_speaker_count(embeddings: np.ndarray, activity: np.ndarray, frame_s
     candidates = {k: v for k, v in scored.items() if k >= max(lo, 2)}
     if candidates:  # one-standard-error rule: the fewest speakers within one SE of the best split
         best = max(candidates, key=lambda k: candidates[k][0])
-        floor = candidates[best][0] - candidates[best][1]
+        floor = candidates[best][0] - COUNT_SE_FACTOR * candidates[best][1]
         several = min(k for k, (mean, _se) in candidates.items() if mean >= floor)
     else:  # too few embeddings to compare groups: the smallest count above one
         several = max(lo, 2)

@@ -41,6 +41,11 @@ class StreamingOptions:
     latency: float = 3.0  # s between the audio clock and finalised frames (step <= latency <= window)
     tau_active: float = 0.5  # activity probability above which a frame counts as speech
     delta_new: float = 0.75  # a long local speaker farther than this from every centroid is new
+    # ... and, while fewer voices have been heard than the clinician said are in the room, farther than
+    # this: the count says more voices will come, and a third or fourth real voice often lies nearer
+    # than delta_new to one already heard (chosen on real three- and four-person conversations assembled
+    # from the dev calls; two-person calls unchanged; docs/diarization.md). None: delta_new.
+    delta_open: float | None = 0.5
     min_embed: float = 0.3  # s of speech a local speaker needs in a window to be embedded and mapped
     min_update: float = 1.0  # s of speech a local speaker needs to update (or create) a centroid
     max_speakers: int = 8
@@ -273,13 +278,16 @@ class StreamingDiarizer:
         mapping: dict[int, int] = {}
         dist = None
         full = len(self._sums) >= self.max_speakers  # as many voices as there are people in the room
+        new_at = o.delta_new
+        if o.num_speakers and not full and o.delta_open is not None:
+            new_at = o.delta_open
         if self._sums:
             cents = np.stack([_unit(s) for s in self._sums])
             dist = 1.0 - np.stack([e for _, e in local]) @ cents.T  # (L, C)
             rows, cols = linear_sum_assignment(dist)
             for r, c in zip(rows, cols, strict=True):
                 k = local[r][0]
-                if dist[r, c] <= o.delta_new or full:  # no new voice can be added: the nearest one
+                if dist[r, c] <= new_at or full:  # no new voice can be added: the nearest one
                     mapping[k] = int(c)
             # unassigned and not long enough for a new speaker: nearest centroid not already used
             for r, (k, _e) in enumerate(local):
