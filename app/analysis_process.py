@@ -60,6 +60,7 @@ def child_main(conn) -> None:
     """Entry point of the analysis process: prepares the microphone, waits for its session, runs
     ``drive_session`` and talks over a pipe."""
     from app.session_runner import drive_session, make_pipeline, make_source
+    from app.store import open_session_handle  # imported now (cryptography, SQLCipher): not after "Start"
     from audio.capture_process import ProcessMicrophone
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -78,8 +79,6 @@ def child_main(conn) -> None:
         return
     _, cfg, session_dir = msg
     if isinstance(session_dir, dict):  # a session of the encrypted store: its key only (issue 13)
-        from app.store import open_session_handle
-
         target = open_session_handle(session_dir)
     else:
         target = Path(session_dir)

@@ -19,6 +19,7 @@ Nothing here logs transcript text.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,9 +76,10 @@ class SessionWorker(QObject):
 
     def __init__(self, config: SessionConfig, pipeline_factory: Callable | None = None,
                  source_factory: Callable | None = None, isolate: bool | None = None,
-                 process: Any = None) -> None:
+                 process: Any = None, target: Any = None) -> None:
         super().__init__()
         self.config = config
+        self.target = target  # a store session made ahead (SessionController.prepare), or None
         self.pipeline_factory = pipeline_factory or make_pipeline
         self.source_factory = source_factory or make_source
         self.isolate = (pipeline_factory is None and source_factory is None) if isolate is None else isolate
@@ -112,7 +114,7 @@ class SessionWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            session_dir = new_target(self.config)
+            session_dir = self.target if self.target is not None else new_target(self.config)
         except Exception as exc:  # a locked or damaged store: one line, no session
             log.warning("the session could not be created: %s", exc)
             self.failed.emit(f"the session could not be created: {str(exc).splitlines()[0] if str(exc) else exc}")
@@ -130,6 +132,36 @@ class SessionWorker(QObject):
         self.status.emit("loading models")
         process, self.process = self.process, None
         run_in_child(self.config, session_dir, self._interrupted, send, process)
+
+
+class _TargetMaker:
+    """Makes the next session of the app's store on a thread (``take()`` waits for it; None if it could
+    not be made, and the worker then tries again and reports why); ``discard()`` deletes it unused."""
+
+    def __init__(self) -> None:
+        self.session = None
+        self._thread = threading.Thread(target=self._make, name="attune-new-session", daemon=True)
+        self._thread.start()
+
+    def _make(self) -> None:
+        try:
+            from app.unlock import app_store
+
+            self.session = app_store().create_session({"mode": "live", "status": "new"})
+        except Exception as exc:  # noqa: BLE001 - made again at start, where the error is reported
+            log.warning("the next session could not be prepared: %s", exc)
+
+    def take(self) -> Any:
+        self._thread.join(10.0)
+        return self.session
+
+    def discard(self) -> None:
+        session = self.take()
+        if session is not None:
+            try:
+                session.store.delete_session(session.id)
+            except Exception as exc:  # noqa: BLE001 - an empty session left behind is harmless
+                log.warning("the prepared session could not be deleted: %s", exc)
 
 
 class SessionController(QObject):
@@ -154,6 +186,7 @@ class SessionController(QObject):
         self.running = False
         self.config: SessionConfig | None = None
         self.prepared = None  # an AnalysisProcess started ahead, waiting for the session
+        self._target_maker: _TargetMaker | None = None  # the store session made ahead, with the process
 
     @property
     def isolated(self) -> bool:
@@ -171,12 +204,19 @@ class SessionController(QObject):
 
         self.discard_prepared()
         self.prepared = AnalysisProcess()
+        # the encrypted session too (key, description, index, audit: a few fsyncs), on a thread, so that
+        # none of it delays the microphone when "Start session" is pressed
+        self._target_maker = _TargetMaker()
 
     def discard_prepared(self) -> None:
-        """End the process started ahead when no session follows (returns at once)."""
+        """End the process started ahead when no session follows (returns at once), and delete the
+        session made ahead for it (it holds nothing yet)."""
         process, self.prepared = self.prepared, None
         if process is not None:
             process.cancel()
+        maker, self._target_maker = self._target_maker, None
+        if maker is not None:
+            maker.discard()
 
     def start(self, config: SessionConfig) -> None:
         if self.running:
@@ -190,7 +230,15 @@ class SessionController(QObject):
         self.thread = QThread()
         self.thread.setObjectName("attune-session")
         process, self.prepared = self.prepared, None
-        self.worker = SessionWorker(config, self.pipeline_factory, self.source_factory, self.isolate, process)
+        maker, self._target_maker = self._target_maker, None
+        target = None
+        if maker is not None:
+            if config.session_dir:  # a review records elsewhere: the session made ahead is not needed
+                maker.discard()
+            else:
+                target = maker.take()
+        self.worker = SessionWorker(config, self.pipeline_factory, self.source_factory, self.isolate, process,
+                                    target)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.state.connect(self._on_state)

@@ -35,6 +35,7 @@ import math
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
@@ -176,10 +177,10 @@ class Recorder:
             self.session.pop("schema")  # the store's description has its own schema
             if s.has("audio", stream=True) or s.has("events", stream=True):
                 raise FileExistsError(f"session {s.id}: already holds a recording")
-            if keep_audio:
-                self._audio = s.audio_writer(sample_rate)
-            self._event_log = s.event_log()
-            self.session = {k: v for k, v in s.update(**_jsonable(self.session)).items()}
+            # the files are made at the first write, log or update (SessionRunner: right after the
+            # input has started), so that their few fsyncs never delay opening the microphone
+            self._opened = False
+            self._open_lock = threading.Lock()
             self.closed = False
             return
         self.dir = Path(session_dir)
@@ -195,6 +196,20 @@ class Recorder:
         _write_json_atomic(self.dir / SESSION_NAME, self.session)
         self.closed = False
 
+    def _open(self) -> None:
+        """(store sessions) Create the streams and write the description, once."""
+        if self.store_session is None or self._opened:
+            return
+        with self._open_lock:
+            if self._opened:
+                return
+            s = self.store_session
+            if self.keep_audio:
+                self._audio = s.audio_writer(self.sample_rate)
+            self._event_log = s.event_log()
+            self.session = dict(s.update(**_jsonable(self.session)))
+            self._opened = True
+
     @property
     def duration(self) -> float:
         """Seconds of audio written (0 in "no audio kept" mode)."""
@@ -202,6 +217,10 @@ class Recorder:
 
     def write(self, samples: np.ndarray) -> None:
         """Append float32 samples (16 kHz mono) to the audio file, at once."""
+        if self.store_session is not None:
+            self._open()
+            if self._audio is None:  # "no audio kept"
+                return
         if self._audio is not None:
             self._audio.write(samples)
             self._samples = self._audio.samples
@@ -220,7 +239,8 @@ class Recorder:
         """
         if not self.keep_transcript and type_ == "utterance":
             fields = {k: v for k, v in fields.items() if k not in ("text", "words")}
-        if self._event_log is not None:
+        if self.store_session is not None:
+            self._open()
             self._event_log.append({"type": type_, **_jsonable(fields)})
             return
         self._events.write(json.dumps({"type": type_, **_jsonable(fields)}, ensure_ascii=False) + "\n")
@@ -243,6 +263,9 @@ class Recorder:
         """Merge fields into session.json (rewritten atomically)."""
         self.session.update(_jsonable(fields))
         if self.store_session is not None:
+            if not self._opened:
+                self._open()  # writes the whole description, these fields included
+                return
             self.store_session.update(**_jsonable(fields))
             return
         _write_json_atomic(self.dir / SESSION_NAME, self.session)
@@ -252,6 +275,7 @@ class Recorder:
             return
         self.closed = True
         if self.store_session is not None:
+            self._open()
             for writer in (self._audio, self._event_log):
                 if writer is not None:
                     writer.close()  # the final record: sealed
