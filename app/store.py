@@ -231,19 +231,23 @@ class Index:
         """Apply the migrations the index lacks, each in its own transaction; returns the version."""
         with self._lock:
             self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = self.version()
-            if current > SCHEMA_VERSION:
-                raise StoreError(f"{self.path.name}: the index is from a newer Attune (schema {current})")
-            for v in range(current, upto):
+            while True:
+                # the version is read inside the write transaction: another connection (the app's
+                # recovery scan, a CLI command) may be migrating the same new index at this moment
                 self.con.execute("BEGIN IMMEDIATE")
                 try:
-                    MIGRATIONS[v](self.con)
-                    self.con.execute("INSERT INTO schema_version (version) VALUES (?)", (v + 1,))
+                    current = self.version()
+                    if current > SCHEMA_VERSION:
+                        raise StoreError(f"{self.path.name}: the index is from a newer Attune (schema {current})")
+                    if current >= upto:
+                        self.con.execute("COMMIT")
+                        return current
+                    MIGRATIONS[current](self.con)
+                    self.con.execute("INSERT INTO schema_version (version) VALUES (?)", (current + 1,))
                     self.con.execute("COMMIT")
                 except BaseException:
                     self.con.execute("ROLLBACK")
                     raise
-            return self.version()
 
     def upsert(self, s: SessionSummary, doc_mtime_ns: int | None = None) -> None:
         with self._lock:
@@ -580,13 +584,27 @@ class Store:
 
         try:
             self.index = Index(self.index_path, self._index_key())
+        except sqlcipher3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # in use elsewhere: not a reason to remove it
+                raise StoreError("the session index is busy (another Attune is writing it); try again") from exc
+            self.rebuild_index(reason="unreadable")
+            return
         except sqlcipher3.DatabaseError:
             self.rebuild_index(reason="unreadable")
             return
         ids = self.session_ids()
-        if self.index.ids() != set(ids):
-            self.rebuild_index(reason="out of date")
-            return
+        listed = self.index.ids()
+        if listed != set(ids):
+            # brought up to date in place: the file may be open in another process or thread (the app
+            # recording while `attune sessions list` runs), so it is never removed from under them
+            for sid in sorted(listed - set(ids)):
+                self.index.delete(sid)
+            for sid in sorted(set(ids) - listed):
+                with contextlib.suppress(CryptoError, SessionKeyError, OSError, SessionNotFoundError):
+                    self.index.upsert(summary_from_meta(sid, self.session(sid).meta), self._doc_mtime(sid))
+            self.index_rebuilt = True
+            self.audit("rebuild_index", reason="out of date", sessions=len(ids),
+                       added=len(set(ids) - listed), removed=len(listed - set(ids)))
         indexed = self.index.doc_mtimes()
         for sid in ids:  # descriptions rewritten while the index was closed (locked, another process)
             if self._doc_mtime(sid) != indexed.get(sid):

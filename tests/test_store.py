@@ -430,3 +430,49 @@ def test_session_json_is_encrypted_with_its_role(store):
     assert json.loads(json.dumps(s.meta))["client"] == "C-9"
     assert {p.name for p in s.dir.iterdir()} == {"session.key", "session.enc"}
     assert s.path(ROLE_EVENTS).name == "events.stream" and s.path(ROLE_TIMELINE).name == "timeline.enc"
+
+
+def test_two_stores_opening_one_new_index_at_once(master, root):
+    """The app's recovery scan and a command open the same fresh index together: both work, and the
+    schema is created once (the version was read outside the write lock, so both migrated it)."""
+    import threading
+
+    errors, stores = [], []
+    start = threading.Barrier(4)
+
+    def open_one():
+        try:
+            start.wait()
+            stores.append(Store.open(master, root))
+        except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert len(stores) == 4
+    created = stores[0].create_session({"client": "C-race"})
+    assert [s.client for s in stores[3].list_sessions()] == ["C-race"]
+    assert stores[3].index.version() == stores[0].index.version()
+    for s in stores:
+        s.close()
+    del created
+
+
+def test_an_out_of_date_index_is_brought_up_to_date_in_place(master, root):
+    """A second store that finds a session the index does not list yet (created by another process a
+    moment ago) must not remove the index file from under the first one."""
+    first = Store.open(master, root)
+    a = first.create_session({"client": "C-a"})
+    first.index.delete(a.id)  # as if the other process had not indexed it yet
+    second = Store.open(master, root)
+    assert second.index_rebuilt
+    assert [s.client for s in second.list_sessions()] == ["C-a"]
+    b = first.create_session({"client": "C-b"})  # the first store's connection still writes the one file
+    assert sorted(s.client for s in second.list_sessions()) == ["C-a", "C-b"]
+    assert b.id in second.index.ids()
+    first.close()
+    second.close()
