@@ -106,6 +106,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--transcript", action="store_true", help="include the transcript in the report (html, pdf)")
     p.add_argument("--start", type=float, metavar="S", help="wav: from this time (seconds)")
     p.add_argument("--end", type=float, metavar="S", help="wav: up to this time (seconds)")
+    from app.unlock import add_passphrase_option
+
+    add_passphrase_option(p)
     p.set_defaults(func=run)
 
 
@@ -156,6 +159,19 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         _error(f"cannot create the output folder {out} ({exc.strerror or type(exc).__name__})")
         return EXIT_BAD_INPUT
+    from app.review_session import is_store_session_ref
+
+    store = None
+    if any(is_store_session_ref(p) for p in args.paths):  # unlock the CLI's way: --passphrase-file, env, prompt
+        from app.unlock import open_store_cli, set_app_store
+        from app.user_errors import message, user_error_types
+
+        try:
+            store = open_store_cli(getattr(args, "passphrase_file", None))
+        except user_error_types() as exc:
+            _error(message(exc))
+            return EXIT_PARTIAL
+        set_app_store(store)
     failed = 0
     used: set[str] = set()
     for i, path in enumerate(args.paths, 1):
@@ -182,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
                 _error(f"{path}: {fmt}: {r}")
         if any(isinstance(r, str) for r in results.values()):
             failed += 1
+        if store is not None and is_store_session_ref(path):  # who took what out of the store, when
+            store.audit("export", session=Path(os.fspath(path)).name, formats=sorted(results),
+                        deidentified=bool(args.deidentify), files=len(written))
         print(f"{path} -> {len(written)} file(s) in {out}: " + ", ".join(f.name for f in written))
     if failed:
         print(f"{failed} of {len(args.paths)} session(s) not fully exported", file=sys.stderr)

@@ -582,3 +582,28 @@ def test_store_session_by_id(session_dir, tmp_path):
     assert [n["text"] for n in doc["notes"]] == ["stored note"]
     info = sf.info(str(tmp_path / f"{sid}.wav"))
     assert info.samplerate == sr and abs(info.frames - len(audio)) <= 1
+    from app.unlock import app_store
+
+    exports = [e for e in app_store().audit_entries() if e.get("action") == "export"]
+    assert exports and exports[-1].get("session") == sid, exports  # audited: who took what out, when
+
+
+def test_store_session_export_honours_passphrase_file(session_dir, tmp_path, capsys, monkeypatch):
+    """`attune export ID --passphrase-file F` unlocks with F: a wrong passphrase is one line and exit 1,
+    nothing written."""
+    from app.review_session import TIMELINE_ROLE
+    from app.unlock import set_app_store
+    from tests.store_util import open_test_store
+
+    store = open_test_store()
+    s = store.create_session({"client": "C-2"})
+    s.write_json(TIMELINE_ROLE, Timeline.load(session_dir / "timeline.json").to_dict())
+    set_app_store(None)
+    monkeypatch.delenv("ATTUNE_PASSPHRASE", raising=False)
+    wrong = tmp_path / "pw"
+    wrong.write_text("not the passphrase at all\n")
+    out = tmp_path / "out"
+    assert export_main([s.dir.name, "-f", "json", "-o", str(out), "--passphrase-file", str(wrong)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "passphrase" in err[0].lower(), err
+    assert not list(out.glob("*.json"))
