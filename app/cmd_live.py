@@ -196,6 +196,12 @@ def _run_session(args, session, stored, tick, tty) -> int:
     except DeviceError as exc:
         _err(str(exc))
         return 2
+    except OSError as exc:  # disk full while finishing: one line; the streams stay recoverable
+        from app.session_runner import disk_error_message
+
+        session.abort()
+        _err(session.error or disk_error_message(exc, session.recorder.duration))
+        return 1
     except RuntimeError as exc:  # the analysis could not start (the recording so far is kept)
         _err(str(exc))
         return 1

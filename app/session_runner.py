@@ -55,6 +55,16 @@ DROP_LOG_EVERY_S = 10.0  # seconds between two "analysis buffer full" log lines 
 PipelineFactory = Callable[[Callable[[str, Any], None]], Any]  # (on_record) -> LivePipeline
 
 
+def disk_error_message(exc: OSError, seconds: float) -> str:
+    """One line for a write that failed during a session (ENOSPC above all)."""
+    import errno
+
+    what = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
+        f"the session could not be written ({exc.strerror or exc})"
+    return (f"{what}: recording stopped after {seconds:.1f} s; what was written is kept and can be "
+            f"recovered ('attune recover') once there is space")
+
+
 # -- the session's description ------------------------------------------------------------------
 @dataclass(frozen=True)
 class SessionConfig:
@@ -311,11 +321,18 @@ class SessionRunner:
         except DeviceError as exc:  # the device is gone and no reconnection was asked for
             self.error = str(exc)
             log.error("%s", self.error)
-            rec.log("error", message=self.error)
+            with contextlib.suppress(OSError):  # the disk may be the trouble too
+                rec.log("error", message=self.error)
+        except OSError as exc:  # disk full, the folder gone: what was written is kept, recoverable
+            self.error = disk_error_message(exc, rec.duration)
+            log.info("%s", self.error)  # the caller reports self.error (one line)
+            with contextlib.suppress(OSError):
+                rec.log("error", message=self.error)
         except Exception as exc:  # keep the recording so far; report one line
             self.error = f"live capture stopped: {type(exc).__name__}: {exc}"
             log.exception("capture thread failed")
-            rec.log("error", message=self.error)
+            with contextlib.suppress(OSError):
+                rec.log("error", message=self.error)
         finally:
             with self._cv:
                 self._capture_done = True
