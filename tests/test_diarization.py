@@ -6,13 +6,12 @@ above what was measured (docs/diarization.md), so a regression in accuracy fails
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
 from analysis.evaluation import diarization_error_rate as der
 from analysis.timeline import read_rttm
+from tests.net_guard import install as install_net_guard
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +32,7 @@ def runs(shared_audio):
     from audio.decode import load
 
     attempts: list[str] = []
-    saved = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection)
-
-    def refuse(*args, **kwargs):
-        attempts.append(repr(args[1:] if len(args) > 1 else args))
-        raise OSError("network access is blocked in this test")
-
-    socket.socket.connect = refuse
-    socket.socket.connect_ex = refuse
-    socket.create_connection = refuse
+    undo = install_net_guard(attempts.append)  # every socket call recorded and refused
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # far faster than 2 on a shared 2-core machine
     try:
@@ -59,7 +50,7 @@ def runs(shared_audio):
         out["max1"] = diarize(sample[: 16000 * 20], DiarizationOptions(max_speakers=1))
         out["silence"] = diarize(np.zeros(16000 * 3, np.float32))
     finally:
-        socket.socket.connect, socket.socket.connect_ex, socket.create_connection = saved
+        undo()
         torch.set_num_threads(threads)
     return out, attempts
 
