@@ -10,6 +10,12 @@ telephone channels are real (two sides of one call are two people on one line); 
 so these files check *how many* and *who*, not the timing cues. Truth is where each utterance was placed.
 
 Deterministic for a seed. Files: ``<out>/assembled-<n>spk-<k>.wav`` and ``.rttm``.
+
+:func:`long_set` lays the same material into long conversations (default 40 min, longer than one
+diarization window, ``analysis.windowed_diarization.WINDOW_S``), for checking that the windows' speakers
+are linked into the right people: each side has only 1-2 min of speech, so its utterances come round again
+and again, in the same cycling order; the voices are those of different calls. Files:
+``<out>/assembled-<n>spk-<k>-<m>min.wav`` and ``.rttm``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from analysis.timeline import Turn, read_rttm, write_rttm
 from audio import SAMPLE_RATE
 
 TARGET_S = 150.0  # s of conversation per assembled file
+LONG_S = 2400.0  # s of conversation per long file (:func:`long_set`): 40 min, more than one 30-min window
 MIN_UTTERANCE_S = 0.8  # s: shorter reference turns are not used (clipped words)
 GAP_S = (0.2, 0.9)  # s: silence between turns, uniform
 OVERLAP_P = 0.1  # chance that a turn starts before the previous one ends
@@ -95,21 +102,25 @@ def assemble(sides: list[Side], seed: int, target_s: float = TARGET_S) -> tuple[
 
 
 def assembled_set(shared_audio: Path, out_dir: Path, sizes: tuple[int, ...] = (3, 4),
-                  per_size: int = 3) -> list[tuple[DiarizationFile, int]]:
+                  per_size: int = 3, target_s: float = TARGET_S,
+                  distinct_calls: bool = False) -> list[tuple[DiarizationFile, int]]:
     """``per_size`` assembled conversations of each size (written once into ``out_dir``), each from
-    different real speakers, as (DiarizationFile, number of speakers); checked only, never tuned on."""
+    different real speakers (``distinct_calls``: from different calls too, so no two are the two sides
+    of one call), about ``target_s`` long, as (DiarizationFile, number of speakers); checked only, never
+    tuned on."""
     import soundfile as sf
 
     sides = real_sides(shared_audio)
     out_dir.mkdir(parents=True, exist_ok=True)
     items = []
     prints = None
+    suffix = "" if target_s == TARGET_S else f"-{target_s / 60:g}min"
     for n in sizes:
-        if len(sides) < n:
+        if len({_call(s.name) if distinct_calls else s.name for s in sides}) < n:
             continue
         for k in range(per_size):
             seed = 1000 * n + k
-            name = f"assembled-{n}spk-{k}"
+            name = f"assembled-{n}spk-{k}{suffix}"
             wav, rttm = out_dir / f"{name}.wav", out_dir / f"{name}.rttm"
             if not (wav.is_file() and rttm.is_file()):
                 prints = _voiceprints(sides) if prints is None else prints
@@ -117,13 +128,31 @@ def assembled_set(shared_audio: Path, out_dir: Path, sizes: tuple[int, ...] = (3
                 while True:
                     pick = rng.choice(len(sides), size=n, replace=False)
                     sim = prints[pick] @ prints[pick].T
-                    if sim[np.triu_indices(n, 1)].max() < SAME_VOICE_COSINE:
+                    calls = {_call(sides[i].name) for i in pick}
+                    if sim[np.triu_indices(n, 1)].max() < SAME_VOICE_COSINE and (
+                            not distinct_calls or len(calls) == n):
                         break
-                audio, turns = assemble([sides[i] for i in sorted(pick)], seed)
+                audio, turns = assemble([sides[i] for i in sorted(pick)], seed, target_s)
                 sf.write(str(wav), audio, SAMPLE_RATE, subtype="PCM_16")
                 write_rttm(turns, rttm, name)
             items.append((DiarizationFile(f"assembled/{name}", wav, rttm, DEV_COLLAR_S, "checked"), n))
     return items
+
+
+def long_set(shared_audio: Path, out_dir: Path, sizes: tuple[int, ...] = (2, 3),
+             target_s: float = LONG_S) -> list[tuple[DiarizationFile, int]]:
+    """One long conversation of each size from voices of different calls (see the module docstring)."""
+    return assembled_set(shared_audio, out_dir, sizes, per_size=1, target_s=target_s, distinct_calls=True)
+
+
+def _call(side_name: str) -> str:
+    """The call a side belongs to: ``Auto_Repairs_40_UTC_agent`` -> ``Auto_Repairs_40_UTC``,
+    ``spokenwoz_SNG0072-ch0`` -> ``spokenwoz_SNG0072``."""
+    for tail in ("_agent", "_caller"):
+        if side_name.endswith(tail):
+            return side_name[: -len(tail)]
+    head, sep, ch = side_name.rpartition("-ch")
+    return head if sep and ch.isdigit() else side_name
 
 
 def _voiceprints(sides: list[Side]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_analyze.py [AUDIO ...]     (default: the shared pyannote sample)
     .venv/bin/python bench/bench_analyze.py --hours 0.5 1 2 [--speakers 2] [--transcribe] [--window S]
+                                            [--no-diarize]
 
 Each measurement runs in its own process so that peak RSS is that run's alone. The plain baseline is
 faster-whisper transcribing the whole file with the same model, compute type, threads and word
@@ -15,7 +16,8 @@ a process that only loads the models. Transcription is left out unless ``--trans
 reads one chunk of speech of at most 28 s at a time, and 2 hours of it take hours here); decoding, VAD,
 diarization and cues (tone included) run. ``--speakers`` tells diarization the count (as the app's
 re-analysis does with the people in the room); ``--window inf`` diarizes the whole recording at once,
-as before windows. Target: at most 100 MB more peak RSS per extra hour.
+as before windows; ``--no-diarize`` leaves diarization out too (what grows outside it, in minutes rather
+than hours). Target: at most 100 MB more peak RSS per extra hour.
 """
 
 from __future__ import annotations
@@ -71,11 +73,11 @@ def worker_plain(path: str) -> dict:
             "words": words, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def worker_long(path: str, transcribe: str, speakers: str, window: str) -> dict:
+def worker_long(path: str, transcribe: str, speakers: str, window: str, diarize: str = "1") -> dict:
     from analysis.diarization import DiarizationOptions
     from analysis.pipeline import AnalysisOptions, analyze_file
 
-    options = AnalysisOptions(transcribe=transcribe == "1", diarize_window_s=float(window),
+    options = AnalysisOptions(transcribe=transcribe == "1", diarize=diarize == "1", diarize_window_s=float(window),
                               diarization=DiarizationOptions(num_speakers=int(speakers) or None))
     t = time.perf_counter()
     result = analyze_file(path, options)
@@ -119,17 +121,20 @@ def build_recording(path: Path, seconds: float) -> float:
     return done / SAMPLE_RATE
 
 
-def run_long(hours: list[float], transcribe: bool, speakers: int | None, window: float) -> None:
+def run_long(hours: list[float], transcribe: bool, speakers: int | None, window: float,
+             diarize: bool = True) -> None:
     import shutil
     import tempfile
 
     sys.path.insert(0, str(ROOT))
     from bench.common import loadavg
 
-    flags = ("1" if transcribe else "0", str(speakers or 0), str(window))
-    stages = "decode, VAD, diarization, cues (tone)" + (", transcription" if transcribe else "")
+    flags = ("1" if transcribe else "0", str(speakers or 0), str(window), "1" if diarize else "0")
+    stages = "decode, VAD, " + ("diarization, " if diarize else "") + "cues (tone)" + (
+        ", transcription" if transcribe else "")
     print(f"peak memory of analyze_file on real speech (the dev calls repeated): {stages}; "
-          f"speakers {speakers or 'automatic'}; diarization windows of {window:g} s; load {loadavg()}")
+          + (f"speakers {speakers or 'automatic'}; diarization windows of {window:g} s; " if diarize else "")
+          + f"load {loadavg()}")
     base = run_worker("models", flags[0])["peak_rss_mb"]
     print(f"models loaded, nothing analysed: peak RSS {base:.0f} MB")
     print(f"{'hours':>6}{'audio s':>9}{'wall s':>8}{'diarize s':>10}{'RTF':>7}{'speakers':>9}{'peak RSS MB':>12}"
@@ -192,7 +197,7 @@ def main() -> None:
         from analysis.pipeline import AnalysisOptions
 
         window = AnalysisOptions().diarize_window_s if args.window is None else args.window
-        run_long(args.hours, args.transcribe, args.speakers, window)
+        run_long(args.hours, args.transcribe, args.speakers, window, diarize=not args.no_diarize)
         return
     for path in args.audio:
         a = run_worker("attune", path, *(["nodiar"] if args.no_diarize else []))

@@ -25,7 +25,18 @@ duration (models loaded beforehand, 1 torch thread). Live latency: for every spe
 reference, the audio time until ``speaker_now`` names the new speaker (mapped by the optimal DER
 mapping); never named within 10 s counts as 10 s.
 
+``--long``: instead of the sets, the windowed diarization of long recordings
+(:mod:`analysis.windowed_diarization`) on 40-minute two- and three-person conversations laid together
+from the real one-speaker sides of the dev calls, voices of different calls (``analysis.assembled.
+long_set``; checked only; each side's 1-2 min of speech comes round again and again). Each is decoded and
+its speech found as ``analyze_file`` does, then diarized whole at once (window inf), in the pipeline's
+default windows, and in short windows (default 300 s, so the speakers are linked across many windows),
+with the count automatic and given. Printed: DER (±0.25-s collar) with its parts, speakers found, how
+many of them are a second label for a person another label already covers (``split``), the speakers
+found in each window, and RTF.
+
 Usage: ``.venv/bin/python bench/bench_diarization.py [--sets dev,single,heldout] [--no-live] [--out DIR]``
+       ``.venv/bin/python bench/bench_diarization.py --long [--long-minutes 40] [--long-windows inf,1800,300]``
 """
 
 from __future__ import annotations
@@ -117,6 +128,67 @@ def recordings(sets: list[str], out: Path, n_synth: int = 3):
     return items
 
 
+def run_long(out: Path, minutes: float, sizes: tuple[int, ...], windows: list[float],
+             counts: tuple[bool, ...] = (False, True), cache: Path | None = None) -> None:
+    """The windowed-diarization check of ``--long`` (see the module docstring). ``counts``: False for the
+    automatic count, True for the count given; every window size with the first, then with the next.
+    ``cache``: each window's diarization is kept there (keyed by its samples and the count) and reused,
+    so that a change of the linking is measured in seconds; delete it when diarization changes."""
+    import hashlib
+    import pickle
+
+    from analysis.assembled import long_set
+    from analysis.diarization import DiarizationOptions, diarize
+    from analysis.evaluation import der_breakdown, speaker_map
+    from analysis.pipeline import AnalysisOptions, decode_and_detect
+    from analysis.timeline import read_rttm
+    from analysis.windowed_diarization import diarize_windows
+    from bench.common import loadavg
+
+    print(f"windowed diarization on long conversations of real voices ({minutes:g} min; load {loadavg()})")
+    head = (f"{'recording':<32} {'ref':>3} {'window s':>8} {'n win':>5} {'count':<5} |  DER   miss    fa  conf"
+            f" spk split | speakers per window {'RTF':>5}")
+    print(head)
+    print("-" * len(head))
+    for f, n_ref in long_set(SHARED_AUDIO, out / "long", sizes, minutes * 60):
+        ref = read_rttm(f.rttm)
+        _info, store, regions = decode_and_detect(f.wav, AnalysisOptions().vad)
+        try:
+            spans = [(r.start, r.end) for r in regions]
+            for given, w in [(g, w) for g in counts for w in windows]:
+                num = n_ref if given else None
+                per_window: list[int] = []
+
+                def counted(audio, options, progress=None, per_window=per_window):
+                    key = hashlib.sha1(audio.tobytes()).hexdigest()[:20]
+                    path = None if cache is None else cache / f"{key}-{options.num_speakers or 0}.pkl"
+                    if path is not None and path.is_file():
+                        res = pickle.loads(path.read_bytes())
+                    else:
+                        res = diarize(audio, options, progress=progress)
+                        if path is not None:
+                            cache.mkdir(parents=True, exist_ok=True)
+                            path.write_bytes(pickle.dumps(res))
+                    per_window.append(len(res.speakers))
+                    return res
+
+                t = time.perf_counter()
+                res = diarize_windows(store.read, store.duration, spans,
+                                      DiarizationOptions(num_speakers=num), window_s=w, diarize=counted)
+                rtf = (time.perf_counter() - t) / store.duration
+                b = der_breakdown(ref, res.turns, f.collar)
+                found = res.speakers
+                split = len(found) - len(set(speaker_map(res.turns, ref, found).values()))
+                wins = ",".join(map(str, per_window))
+                print(f"{f.name.split('/')[-1]:<32} {n_ref:3d} {w:>8g} {len(per_window):5d} "
+                      f"{'given' if given else 'auto':<5} | {b['der']:5.3f} {b['missed']:5.3f} "
+                      f"{b['false_alarm']:5.3f} {b['confusion']:5.3f} {len(found):3d} {split:5d} | "
+                      f"{wins:<19} {rtf:5.2f}", flush=True)
+        finally:
+            store.close()
+    print(f"(load {loadavg()})")
+
+
 def leave_one_out(rows: list[dict]) -> None:
     """For each tuning file: the one-vs-many threshold re-derived from the other tuning files (midway
     between the largest two-voice fraction of a one-speaker file whose voices form groups, i.e. that the
@@ -154,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="only recordings whose name contains one of these (comma-separated)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="folder for generated dialogues (default: a temp folder)")
+    ap.add_argument("--long", action="store_true", help="windowed diarization on long conversations instead")
+    ap.add_argument("--long-minutes", type=float, default=40.0, help="with --long: minutes per conversation")
+    ap.add_argument("--long-sizes", default="2,3", help="with --long: people per conversation (comma-separated)")
+    ap.add_argument("--long-counts", default="auto,given", help="with --long: auto, given or both, in order")
+    ap.add_argument("--long-cache", type=Path, help="with --long: keep and reuse each window's diarization here")
+    ap.add_argument("--long-windows", default="inf,default,300",
+                    help="with --long: diarization windows, s (inf: whole at once; default: the pipeline's)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
 
@@ -174,6 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     _models()
     print(f"models loaded in {time.perf_counter() - t:.1f} s")
     diarize(np.zeros(SAMPLE_RATE * 2, np.float32) + 1e-4)  # warm-up (pyannote probes the embedding model)
+    if args.long:
+        from analysis.pipeline import AnalysisOptions
+
+        windows = [AnalysisOptions().diarize_window_s if w == "default" else float(w)
+                   for w in args.long_windows.split(",")]
+        counts = tuple(c == "given" for c in args.long_counts.split(","))
+        run_long(out, args.long_minutes, tuple(int(n) for n in args.long_sizes.split(",")), windows, counts,
+                 args.long_cache)
+        return 0
     only = [x for x in args.only.split(",") if x]
     items = [(f, n) for f, n in recordings(args.sets.split(","), out, args.synth)
              if not only or any(x in f.name for x in only)]
