@@ -18,6 +18,7 @@ import difflib
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 GRID = 0.01
 
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__)
         return 2
-    ref, got = (json.load(open(p, encoding="utf-8")) for p in argv)
+    ref, got = (json.loads(Path(p).read_text(encoding="utf-8")) for p in argv)
     checks = compare(ref, got)
     for name, ok, detail in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
