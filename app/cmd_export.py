@@ -36,6 +36,7 @@ class ExportSource:
     audio_path: Path | None = None
     corrections: int = 0
     audio_reader: Any = None  # an encrypted session's audio: () -> app.store.AudioReader
+    consent: str | None = None  # app.retention.consent_line of a store session
 
 
 def load_for_export(path: str | os.PathLike) -> ExportSource:
@@ -80,9 +81,14 @@ def source_from_review(session) -> ExportSource:
         name = p.stem
     store = getattr(session, "store_session", None)
     reader = store.audio_reader if store is not None and session.has_audio else None
+    consent = None
+    if store is not None:
+        from app.retention import consent_line
+
+        consent = consent_line(store.meta).removeprefix("Consent: ")
     return ExportSource(name=name or "session", timeline=session.timeline(), notes=list(session.notes),
                         audio_path=session.audio_path, corrections=len(session.corrections.ops),
-                        audio_reader=reader)
+                        audio_reader=reader, consent=consent)
 
 
 def add_parser(subparsers) -> None:
@@ -134,6 +140,8 @@ def export_source(src: ExportSource, out_dir: Path, formats: list[str], *, stem:
     facts = {"Session": src.name}
     if src.corrections:
         facts["Corrections made in review"] = str(src.corrections)
+    if src.consent:
+        facts["Consent"] = src.consent
     return export(src.timeline, out_dir / stem, formats, deidentify=deidentify, notes=src.notes, words=words,
                   audio_path=src.audio_path, title=None if deidentify else src.name, facts=facts,
                   include_transcript=include_transcript, start=start, end=end, audio_reader=src.audio_reader)

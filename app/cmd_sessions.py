@@ -1,4 +1,5 @@
-"""``attune sessions list [--client X] [--tag T]`` and ``attune sessions delete ID`` (issue 13).
+"""``attune sessions list [--client X] [--tag T]``, ``attune sessions delete ID`` and ``attune sessions
+purge [--days N] [--dry-run]`` (the retention setting, app/retention.py) (issue 13).
 
 Both unlock the encrypted store (``--passphrase-file``, ``$ATTUNE_PASSPHRASE`` or a prompt; see
 :mod:`app.unlock`). ``list`` prints one line per session from the encrypted index (id, date, duration,
@@ -27,6 +28,12 @@ def add_parser(subparsers) -> None:
     rm = sub.add_parser("delete", help="delete a session completely (its key is destroyed)")
     rm.add_argument("session_id", metavar="ID", help="the session id ('attune sessions list' shows it)")
     add_passphrase_option(rm)
+    pg = sub.add_parser("purge", help="apply the retention setting: sessions older than N days keep only "
+                                      "de-identified figures (recording and words deleted)")
+    pg.add_argument("--days", type=int, metavar="N",
+                    help="the age in days (default: the app's retention setting; 0 keeps everything)")
+    pg.add_argument("--dry-run", action="store_true", help="only list the sessions that would be reduced")
+    add_passphrase_option(pg)
     p.set_defaults(func=run)
 
 
@@ -46,13 +53,35 @@ def format_line(s) -> str:
     return f"{s.id}  {when}  {dur}  {s.status or '?'}{extra}"
 
 
+def _purge(store, args: argparse.Namespace) -> int:
+    from app.retention import apply_retention
+    from app.settings import load_settings
+
+    days = args.days if args.days is not None else load_settings().retention_days
+    if not days:
+        print("retention is off (keep everything): give --days N or set it in the app's settings")
+        return 0
+    result = apply_retention(store, days, dry_run=args.dry_run)
+    verb = "would reduce" if args.dry_run else "reduced"
+    for sid in result.purged:
+        print(f"{sid}  {verb} to de-identified figures (recording and words deleted)")
+    for sid, why in result.skipped:
+        print(f"{sid}  skipped: {why}")
+    print(f"{len(result.purged)} session(s) older than {days} days {verb}"
+          + (f", {len(result.skipped)} skipped" if result.skipped else ""))
+    return 1 if result.skipped else 0
+
+
 def run(args: argparse.Namespace) -> int:
     from app.store import SessionNotFoundError
     from app.unlock import open_store_cli
 
     action = getattr(args, "sessions_command", None)
-    if action not in ("list", "delete"):
-        _err("say what to do: attune sessions list | attune sessions delete ID")
+    if action not in ("list", "delete", "purge"):
+        _err("say what to do: attune sessions list | attune sessions delete ID | attune sessions purge")
+        return 2
+    if action == "purge" and args.days is not None and args.days < 0:
+        _err("--days must be 0 or more")
         return 2
     if args.store is not None and not Path(args.store).is_dir():
         _err(f"{args.store}: no such store folder")
@@ -65,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             for s in rows:
                 print(format_line(s))
             return 0
+        if action == "purge":
+            return _purge(store, args)
         try:
             existed = store.delete_session(args.session_id)
         except SessionNotFoundError as exc:

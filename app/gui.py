@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     set_app_store(store)
     settings = load_settings()
+    from app.retention import apply_retention_at_startup
+
+    apply_retention_at_startup(store, settings)  # sessions past the retention period: figures only
     if args.minutes:
         settings = settings.with_(session_minutes=args.minutes)
     window = MainWindow(settings)

@@ -171,6 +171,10 @@ class Recorder:
             "host": socket.gethostname(),
             **(dict(meta) if meta else {}),
         }
+        from app.retention import consent_record
+        from app.store import _user
+
+        self.session.setdefault("consent_recorded", consent_record(self.session["started_at"], _user()))
         if encrypted:
             s = self.store_session
             self.dir = s.dir

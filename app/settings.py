@@ -87,6 +87,8 @@ class Settings:
     The bands are chosen, not tuned on recordings (docs/cues.md, Tone).
     review_reanalyse: when a session recorded live is opened for review, run its review-quality
         re-analysis at once (otherwise the review window offers it).
+    retention_days: sessions older than this keep only de-identified figures (recording and words
+        deleted, app/retention.py); 0 keeps everything.
     """
 
     device: str | None = None
@@ -105,6 +107,7 @@ class Settings:
     pitch_variability_band_st: float = 1.0
     loudness_band_db: float = 3.0
     review_reanalyse: bool = False
+    retention_days: int = 0
 
     def __post_init__(self) -> None:
         if is_recording(self.device):
@@ -120,6 +123,7 @@ class Settings:
         object.__setattr__(self, "pitch_variability_band_st",
                            float(min(12.0, max(0.2, self.pitch_variability_band_st))))
         object.__setattr__(self, "loudness_band_db", float(min(30.0, max(0.5, self.loudness_band_db))))
+        object.__setattr__(self, "retention_days", int(min(36500, max(0, self.retention_days))))
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -286,6 +286,11 @@ class ReviewWindow(QMainWindow):
         self.tabs.addTab(notes, "Notes")
         speakers = QWidget()
         sv = QVBoxLayout(speakers)
+        self.consent_label = QLabel(self._consent_text())
+        self.consent_label.setObjectName("status")
+        self.consent_label.setWordWrap(True)
+        self.consent_label.setVisible(bool(self.consent_label.text()))
+        sv.addWidget(self.consent_label)
         self.figures = QLabel("")
         self.figures.setWordWrap(True)
         self.figures.setTextFormat(Qt.TextFormat.PlainText)
@@ -840,6 +845,18 @@ class ReviewWindow(QMainWindow):
         names = [f"{s.label} ({s.id})" for s in options]
         name, ok = QInputDialog.getItem(self, title, title, names, 0, False)
         return options[names.index(name)].id if ok else None
+
+    def _consent_text(self) -> str:
+        """The session's consent line (store sessions; app/retention.py), or "" for a plain recording."""
+        store_session = getattr(self.session, "store_session", None)
+        if store_session is None:
+            return ""
+        from app.retention import consent_line
+
+        try:
+            return consent_line(store_session.meta)
+        except Exception:  # noqa: BLE001 - a line of information only
+            return ""
 
     def ask_rename(self) -> None:
         sp = self._pick_speaker("Rename which speaker?")
