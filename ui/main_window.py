@@ -180,6 +180,9 @@ class MainWindow(QMainWindow):
         self.library_button = QPushButton("Library…")
         self.library_button.setToolTip("Every session with its figures, filters and trends over time")
         self.library_button.clicked.connect(self.show_library)
+        self.audit_button = QPushButton("Audit log…")
+        self.audit_button.setToolTip("What was done with the sessions: unlock, open, export, delete, retention")
+        self.audit_button.clicked.connect(self.show_audit)
         self.idle_message = QLabel("")
         self.idle_message.setObjectName("status")
         self.idle_message.setWordWrap(True)
@@ -195,6 +198,7 @@ class MainWindow(QMainWindow):
         reviews.addWidget(self.sessions_button)
         reviews.addWidget(self.open_recording_button)
         reviews.addWidget(self.library_button)
+        reviews.addWidget(self.audit_button)
         reviews.addStretch(1)
         lay.addLayout(reviews)
         lay.addWidget(self.idle_message)
@@ -361,6 +365,18 @@ class MainWindow(QMainWindow):
         self.add_privacy_key(dialog)
         dialog.open_requested.connect(self.open_review_window)
         dialog.finished.connect(lambda _code: setattr(self, "sessions_dialog", None))
+        dialog.open()
+        if self.blanked:
+            self._hide_for_blank(dialog)
+        return dialog
+
+    def show_audit(self):
+        """"Audit log…": the store's audit entries, newest first (ui/audit_dialog.py)."""
+        from ui.audit_dialog import AuditDialog
+
+        dialog = AuditDialog(parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.add_privacy_key(dialog)
         dialog.open()
         if self.blanked:
             self._hide_for_blank(dialog)

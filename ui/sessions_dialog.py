@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
+    QPushButton,
     QVBoxLayout,
 )
 
@@ -95,6 +97,11 @@ class SessionsDialog(QDialog):
         buttons.accepted.connect(self.open_selected)
         buttons.rejected.connect(self.reject)
         self.open_button = buttons.button(QDialogButtonBox.StandardButton.Open)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setToolTip("Delete the session completely: its key is destroyed, its files removed")
+        buttons.addButton(self.delete_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.list.currentItemChanged.connect(lambda *_: self._update_delete())
         lay.addWidget(QLabel("Recorded sessions, newest first. Open one to review it."))
         lay.addWidget(self.list, 1)
         lay.addWidget(self.note)
@@ -112,6 +119,45 @@ class SessionsDialog(QDialog):
             self.list.setCurrentRow(0)
         self.note.setText(note or ("" if rows else "No recorded sessions yet."))
         self.open_button.setEnabled(bool(rows))
+        self._update_delete()
+
+    def _selected_store_id(self) -> str | None:
+        """The selected session's id when it is a session of the encrypted store (folders of earlier
+        versions are not deleted from here)."""
+        import re
+
+        item = self.list.currentItem()
+        ref = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return ref if isinstance(ref, str) and re.fullmatch(r"[0-9a-f]{32}", ref) else None
+
+    def _update_delete(self) -> None:
+        self.delete_button.setEnabled(self._selected_store_id() is not None)
+
+    def confirm_delete(self, text: str) -> bool:
+        """Asks first (tests replace this)."""
+        answer = QMessageBox.question(
+            self, "Delete session",
+            f"Delete this session completely?\n\n{text}\n\nIts recording, transcript, notes and figures "
+            "are removed and its key destroyed. This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def delete_selected(self) -> bool:
+        """Delete the selected store session after a confirmation (audited by the store)."""
+        sid = self._selected_store_id()
+        if sid is None or not self.confirm_delete(self.list.currentItem().text()):
+            return False
+        try:
+            from app.unlock import app_store
+
+            app_store().delete_session(sid)
+        except Exception as exc:  # noqa: BLE001 - one line, the list stays as it was
+            log.warning("session %s could not be deleted: %s", sid, type(exc).__name__)
+            self.note.setText(f"The session could not be deleted: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            return False
+        self.refresh()
+        self.note.setText("The session was deleted (its key destroyed).")
+        return True
 
     def refs(self) -> list[str]:
         return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
