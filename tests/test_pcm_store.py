@@ -49,3 +49,22 @@ def test_reading_everything_does_not_stay_resident():
         for start in range(0, 600, 60):
             assert len(store.read(start, start + 60)) == SAMPLE_RATE * 60
         assert _rss_file_kb() - before < 5 * 1024
+
+
+def test_the_temporary_file_holds_no_plain_audio(tmp_path):
+    """Issue 13: nothing decrypted into temp files. The file is key-stream noise; any stretch, at any
+    sample offset, reads back exactly."""
+    x = (np.sin(np.arange(SAMPLE_RATE * 3) * 0.05) * 0.5).astype(np.float32)
+    with PcmStore(directory=str(tmp_path)) as store:
+        store.append(x[:777])
+        store.append(x[777:])
+        (path,) = list(tmp_path.iterdir())
+        store.read(0.0, 0.01)  # flushed
+        raw = path.read_bytes()
+        plain = np.clip(x * 32767.0, -32768, 32767).astype("<i2").tobytes()
+        assert len(raw) == len(plain) and raw != plain
+        assert plain[1000:1064] not in raw  # not even a stretch of it
+        whole = store.read()
+        for a in (1, 63, 777, 31_999):
+            np.testing.assert_array_equal(store.read(a / SAMPLE_RATE, (a + 501) / SAMPLE_RATE), whole[a: a + 501])
+    assert not list(tmp_path.iterdir())
