@@ -62,6 +62,10 @@ def analysis_options_from_args(args: argparse.Namespace):
     if not getattr(args, "no_enrolled", False) and not args.no_diarize:
         from app import voiceprints
 
+        if args.therapist or voiceprints.any_enrolled():  # voiceprints are encrypted: unlock first
+            from app.unlock import open_store_cli, set_app_store
+
+            set_app_store(open_store_cli(getattr(args, "passphrase_file", None)))
         if args.therapist:
             voice = voiceprints.load(args.therapist)
             if voice is None:

@@ -19,6 +19,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("enroll", help="store your voiceprint so analysis can label you as the therapist")
     p.add_argument("voice", metavar="VOICE", help="audio file of your voice alone (30-60 s is best)")
     p.add_argument("--name", default="Therapist", help='name to store it under (e.g. "Dr Lee")')
+    from app.unlock import add_passphrase_option
+
+    add_passphrase_option(p)  # the voiceprint is stored encrypted
     p.set_defaults(func=run)
 
 
@@ -61,11 +64,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for warning in check.warnings:
         _warn(f"{args.voice}: {warning}")
+    from app.unlock import open_store_cli
+
     try:
-        path = voiceprints.save(name, vector)
+        with open_store_cli(getattr(args, "passphrase_file", None)) as store:  # voiceprints are encrypted
+            path = voiceprints.save(name, vector, store=store)
     except (OSError, ValueError) as exc:
         _error(f"cannot store the voiceprint: {exc}")
         return 1
     print(f'enrolled "{name}" from {len(audio) / SAMPLE_RATE:.1f} s of audio ({check.speech_s:.1f} s of speech) '
-          f'-> {path}')
+          f'-> {path} (encrypted)')
     return 0

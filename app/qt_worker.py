@@ -40,6 +40,25 @@ from app.session_runner import (  # noqa: F401
 log = logging.getLogger(__name__)
 
 
+def with_therapist_vector(config: SessionConfig) -> SessionConfig:
+    """The enrolled voice decrypted here, in the window's process, and handed to the analysis (which
+    holds no master key) as numbers. Not found or unreadable: roles are guessed (logged)."""
+    if not config.therapist_voice or config.therapist_vector is not None:
+        return config
+    from dataclasses import replace
+
+    from app import voiceprints
+
+    try:
+        vp = voiceprints.load(config.therapist_voice)
+    except Exception as exc:  # noqa: BLE001 - a locked or damaged store must not stop the session
+        log.warning("enrolled voice %r could not be read: %s", config.therapist_voice, exc)
+        return config
+    if vp is None:
+        return config
+    return replace(config, therapist_vector=tuple(float(x) for x in vp.vector))
+
+
 def new_target(config: SessionConfig) -> Any:
     """Where a session is recorded: ``config.session_dir`` when given (tests; with ``ephemeral``, a
     review: a store there under a random key kept only in memory), else a new session of the app's
@@ -223,6 +242,7 @@ class SessionController(QObject):
             raise RuntimeError("a session is already running")
         if not config.consent_analysis:
             raise PermissionError("the client has not agreed to the analysis")
+        config = with_therapist_vector(config)
         self.config = config
         self.latest = None
         self.final_state = None

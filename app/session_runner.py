@@ -101,6 +101,7 @@ class SessionConfig:
     session_dir: str | None = None
     requested_at: float | None = None
     ephemeral: bool = False  # a review: session_dir is a throw-away store under a random key never stored
+    therapist_vector: tuple[float, ...] | None = None  # the enrolled voice, read (decrypted) by the caller
 
     @property
     def is_file(self) -> bool:
@@ -142,10 +143,18 @@ def make_pipeline(config: SessionConfig, on_record: Callable | None, **options: 
     from analysis.live import LiveOptions, LivePipeline
 
     anchor = None
-    if config.therapist_voice:
+    if config.therapist_vector is not None:  # decrypted by the window's process (no key here)
+        import numpy as np
+
+        anchor = np.asarray(config.therapist_vector, dtype=np.float32)
+    elif config.therapist_voice:
         from app.voiceprints import load
 
-        vp = load(config.therapist_voice)
+        try:
+            vp = load(config.therapist_voice)
+        except Exception as exc:  # noqa: BLE001 - a locked store: roles guessed, the session goes on
+            log.warning("enrolled voice %r could not be read (%s); roles are guessed", config.therapist_voice, exc)
+            vp = None
         if vp is None:
             log.warning("enrolled voice %r not found; roles are guessed", config.therapist_voice)
         anchor = vp.vector if vp is not None else None

@@ -15,7 +15,6 @@ recording…", ``attune --play FILE``), never from here. :meth:`StartDialog.set_
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.qt_worker import SessionConfig
 from app.recorder import MAX_PEOPLE, PEOPLE_COUNTS
-from app.settings import NOT_ENROLLED, Settings, data_dir, is_recording
+from app.settings import NOT_ENROLLED, Settings, is_recording
 from ui.level_probe import LevelProbe
 from ui.theme import DARK, Theme
 from ui.widgets import LevelMeter
@@ -73,17 +72,15 @@ def input_devices() -> list[str]:
 
 
 def enrolled_voices() -> list[str]:
-    """Names of the enrolled voiceprints (``attune enroll``), newest first. Read as plain JSON here:
-    numpy and the models stay off the GUI thread."""
-    folder = data_dir() / "voiceprints"
-    found = []
-    for path in folder.glob("*.json") if folder.is_dir() else ():
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            found.append((float(doc.get("created", 0)), str(doc["name"])))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return [name for _, name in sorted(found, reverse=True)]
+    """Names of the enrolled voiceprints (``attune enroll``), newest first, from the encrypted store
+    (plain files of earlier versions are imported on the way). None readable: an empty list."""
+    try:
+        from app import voiceprints
+
+        return [v.name for v in voiceprints.list_all()]
+    except Exception as exc:  # noqa: BLE001 - a locked or damaged store: no voice offered
+        logging.getLogger(__name__).warning("enrolled voices could not be read: %s", exc)
+        return []
 
 
 class StartDialog(QDialog):
