@@ -355,9 +355,6 @@ class Batch:
             (self.out if self.store is not None else self.results_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BatchError(f"cannot create output folder {self.out}: {exc.strerror}") from None
-        for tmp in (self.results_dir.glob(".*.tmp") if self.results_dir.is_dir() else ()):
-            with contextlib.suppress(OSError):  # a killed worker's unfinished write
-                tmp.unlink()
         m = load_manifest(self.manifest_path)
         if m and m.get("options_key") != self.opts_key:
             raise BatchError(f"{self.out} holds a batch run with other analysis options or models; "
@@ -398,8 +395,19 @@ class Batch:
                 plan.failed.add(key)
             elif key not in {k for _, k in plan.todo}:
                 plan.todo.append((ps, key))
+        self._clean_tmp(k for _, k in plan.todo)
         self.write_manifest(force=True)
         return plan
+
+    def _clean_tmp(self, keys: Iterable[str]) -> None:
+        """Remove the unfinished writes of a killed worker, for these keys only (no other shard's, which
+        may be writing into the same folder now); call it when no worker of this run is writing them."""
+        if self.store is not None or not self.results_dir.is_dir():
+            return
+        for key in keys:
+            for tmp in self.results_dir.glob(f".{key}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
     def write_manifest(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -525,6 +533,7 @@ class Batch:
                         futures, queue = {}, []
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+            self._clean_tmp(k for _, k in pending)  # a broken pool's workers were killed, maybe mid-write
             again = []
             for path, key in pending:  # finished by a worker just before the pool broke: not again
                 result = self.results_dir / f"{key}.timeline.json"

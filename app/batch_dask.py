@@ -78,6 +78,7 @@ def run_dask(batch, todo: list[tuple[str, str]], on_record) -> None:
                 rec = {"key": key, "ok": False,
                        "error": f"the cluster could not analyse it ({type(exc).__name__}: {str(exc)[:160]})"}
             on_record(path, rec)
+        batch._clean_tmp(key for _, key in todo)  # a worker killed mid-write; every task is finished now
     finally:
         with contextlib.suppress(Exception):
             client.close()
