@@ -131,11 +131,11 @@ if [[ -x $DEV ]]; then  # the same measure for the development install, for docs
 fi
 
 # -- 5. logs ---------------------------------------------------------------------------------------------------
-bad=$(grep -l -E "Traceback|ImportError|ModuleNotFoundError|No module named|cannot open shared object|Could not load the Qt platform plugin|undefined symbol" \
+bad=$(grep -l -E "Traceback|ImportError|ModuleNotFoundError|No module named|cannot open shared object|Could not load the Qt platform plugin|undefined symbol|is unavailable" \
       "$OUT"/version.log "$OUT"/analyze.log "$OUT"/live.log "$OUT"/window-bundle.log 2>/dev/null)
 if [[ -n $bad ]]; then
   fail "import errors or tracebacks in: $bad"
-  grep -h -E "Traceback|ImportError|ModuleNotFoundError|No module named|cannot open shared object|undefined symbol" $bad | head -20
+  grep -h -E "Traceback|ImportError|ModuleNotFoundError|No module named|cannot open shared object|undefined symbol|is unavailable" $bad | head -20
 else
   pass "no import error or traceback in the logs"
 fi
