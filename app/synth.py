@@ -519,3 +519,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def scripted_timeline(turns: Sequence[Turn], duration: float | None = None) -> Any:
+    """A two-person timeline (S1 the therapist, S2 the client) of scripted turns with the cue engine's
+    figures and events, no audio and no words: test and screenshot data for views that need only turns."""
+    from analysis.cues import compute_cues
+    from analysis.timeline import Speaker, Timeline
+
+    end = max((t.end for t in turns), default=0.0) if duration is None else duration
+    metrics, events = compute_cues(list(turns), (), end, speakers=["S1", "S2"])
+    return Timeline(duration=end, speakers=(Speaker("S1", "Therapist", "therapist"), Speaker("S2", "Client", "client")),
+                    turns=tuple(turns), utterances=(), events=events, metrics=metrics, source={}, provenance={})

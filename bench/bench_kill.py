@@ -39,7 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RATE = 16_000
+from audio import SAMPLE_RATE as RATE  # noqa: E402 - after the path insert
+
 BLOCK_S = 0.1
 START_TIMEOUT_S = 120.0  # start-up (imports, store, models) under load
 

@@ -21,10 +21,12 @@ PASSPHRASE = "screenshot only"
 
 
 def _timeline(interrupting: int, n: int, seed: int):
+    """Turns of varied length and gaps; about ``interrupting`` in 10 of the therapist's turns start over
+    the client's."""
     import numpy as np
 
-    from analysis.cues import compute_cues
-    from analysis.timeline import Speaker, Timeline, Turn
+    from analysis.timeline import Turn
+    from app.synth import scripted_timeline
 
     rng = np.random.default_rng(seed)
     turns, t = [], 0.0
@@ -34,9 +36,7 @@ def _timeline(interrupting: int, n: int, seed: int):
         start = t - 2.0 if sp == "S1" and i and rng.random() < interrupting / 10 else t
         turns.append(Turn(sp, start, t + length))
         t += length + float(rng.uniform(0.4, 4.5))
-    metrics, events = compute_cues(turns, (), t, speakers=["S1", "S2"])
-    return Timeline(duration=t, speakers=(Speaker("S1", "Therapist", "therapist"), Speaker("S2", "Client", "client")),
-                    turns=tuple(turns), utterances=(), events=events, metrics=metrics, source={}, provenance={})
+    return scripted_timeline(turns, t)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,8 @@ pytest.importorskip("pyqtgraph")
 def _timeline(interrupting: int, n: int = 20):
     """``n`` alternating 6-s turns, 1 s apart; the therapist's first ``interrupting`` turns start 1 s before
     the client has finished (interruptions from the second on: the first turn has no one to interrupt)."""
-    from analysis.cues import compute_cues
-    from analysis.timeline import Speaker, Timeline, Turn
+    from analysis.timeline import Turn
+    from app.synth import scripted_timeline
 
     turns, t = [], 0.0
     for i in range(n):
@@ -24,9 +24,7 @@ def _timeline(interrupting: int, n: int = 20):
         start = t - 2.0 if sp == "S1" and i // 2 < interrupting and i else t
         turns.append(Turn(sp, start, t + 6.0))
         t += 7.0
-    metrics, events = compute_cues(turns, (), t, speakers=["S1", "S2"])
-    return Timeline(duration=t, speakers=(Speaker("S1", "Therapist", "therapist"), Speaker("S2", "Client", "client")),
-                    turns=tuple(turns), utterances=(), events=events, metrics=metrics, source={}, provenance={})
+    return scripted_timeline(turns, t)
 
 
 SEED = [  # client, date, interrupting turns, tags
