@@ -89,6 +89,8 @@ class Settings:
         re-analysis at once (otherwise the review window offers it).
     retention_days: sessions older than this keep only de-identified figures (recording and words
         deleted, app/retention.py); 0 keeps everything.
+    idle_lock_minutes: the app locks the store (keys wiped from memory, session windows hidden) after
+        this many minutes without a key press or mouse use, never while a session is running; 0: never.
     """
 
     device: str | None = None
@@ -108,6 +110,7 @@ class Settings:
     loudness_band_db: float = 3.0
     review_reanalyse: bool = False
     retention_days: int = 0
+    idle_lock_minutes: int = 15
 
     def __post_init__(self) -> None:
         if is_recording(self.device):
@@ -124,6 +127,7 @@ class Settings:
                            float(min(12.0, max(0.2, self.pitch_variability_band_st))))
         object.__setattr__(self, "loudness_band_db", float(min(30.0, max(0.5, self.loudness_band_db))))
         object.__setattr__(self, "retention_days", int(min(36500, max(0, self.retention_days))))
+        object.__setattr__(self, "idle_lock_minutes", int(min(24 * 60, max(0, self.idle_lock_minutes))))
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

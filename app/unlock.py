@@ -131,10 +131,44 @@ _app_store: Store | None = None
 _app_lock = threading.Lock()
 
 
+_app_locked = False  # the idle lock is on: nothing opens the store again but the passphrase
+
+
+class StoreLockedError(PassphraseError):
+    """The app is locked (idle lock); ``str()`` is one line for the user."""
+
+
+def lock_app_store() -> bool:
+    """The idle lock: the app's store is closed and its master key wiped; until
+    :func:`unlock_app_store` (or :func:`set_app_store`), :func:`app_store` raises
+    :class:`StoreLockedError` instead of unlocking from the environment or the keyring. A session
+    already recording keeps its own key. Returns whether a store was open."""
+    global _app_store, _app_locked
+    with _app_lock:
+        store, _app_store, _app_locked = _app_store, None, True
+    if store is None:
+        return False
+    store.lock()
+    return True
+
+
+def app_locked() -> bool:
+    return _app_locked
+
+
+def unlock_app_store(passphrase: str, root: str | os.PathLike | None = None) -> Store:
+    """Undo the idle lock with the passphrase (raises :class:`WrongPassphraseError`, one line)."""
+    master = Vault.open(vault_path()).unlock(passphrase)
+    store = Store.open(master, root=root)
+    set_app_store(store)
+    return store
+
+
 def set_app_store(store: Store | None) -> None:
     """The store the desktop app unlocked (app.gui, after its passphrase dialog)."""
-    global _app_store
+    global _app_store, _app_locked
     with _app_lock:
+        _app_locked = False  # a store given (or forgotten: the app quits, a test ends) ends the idle lock
         _app_store = store
 
 
@@ -145,6 +179,8 @@ def app_store() -> Store:
     (:class:`app.vault.PassphraseError` when there is no way in)."""
     global _app_store
     with _app_lock:
+        if _app_locked:
+            raise StoreLockedError("Attune is locked: unlock it with your passphrase first")
         root = store_root()
         if _app_store is not None and _app_store.index is not None and _app_store.root == root:
             return _app_store

@@ -56,6 +56,7 @@ from app.settings import Settings, load_settings, save_settings
 from ui import gc_guard
 from ui import theme as themes
 from ui.card_menu import card_menu
+from ui.idle_lock import IdleLock
 from ui.live_view import LiveView
 from ui.recovery_bar import RecoveryBar
 from ui.start_dialog import StartDialog
@@ -127,7 +128,12 @@ class MainWindow(QMainWindow):
         self.screen_stack = QStackedWidget()
         self.screen_stack.addWidget(self.pages)
         self.screen_stack.addWidget(self.blank)
+        self.lock_page = self._build_lock_page()
+        self.screen_stack.addWidget(self.lock_page)
         self.setCentralWidget(self.screen_stack)
+        self._hidden_for_lock: list[QWidget] = []
+        self.idle_lock = IdleLock(self.settings.idle_lock_minutes, busy=lambda: self.controller.running,
+                                  on_lock=self.lock_app, parent=self)
 
         self.strip = StripWindow(self.theme, on_top=self.settings.strip_on_top)
         self.strip.expand_requested.connect(lambda: self.set_strip_mode(False))
@@ -150,6 +156,74 @@ class MainWindow(QMainWindow):
         self.resize(760, 560)
         self.apply_theme(self.settings.theme)
         QTimer.singleShot(0, self.recovery_bar.scan)  # interrupted sessions, looked for off the GUI thread
+
+    # -- the idle lock (issue 13) -------------------------------------------------------------------
+    def _build_lock_page(self) -> QWidget:
+        page = QWidget()
+        page.setObjectName("lockPage")
+        lay = QVBoxLayout(page)
+        lay.addStretch(1)
+        self.lock_label = QLabel("Attune is locked. The sessions stay encrypted until you unlock it "
+                                 "with your passphrase.")
+        self.lock_label.setWordWrap(True)
+        self.lock_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.unlock_button = QPushButton("Unlock…")
+        self.unlock_button.clicked.connect(self.ask_unlock)
+        lay.addWidget(self.lock_label)
+        lay.addWidget(self.unlock_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(1)
+        return page
+
+    @property
+    def locked(self) -> bool:
+        return self.screen_stack.currentWidget() is self.lock_page
+
+    def lock_app(self) -> None:
+        """Lock now: the store closed and its key wiped; every other window of the app hidden until
+        the passphrase is given again (a review window's contents come back as they were)."""
+        from app.unlock import lock_app_store
+
+        if self.locked:
+            return
+        lock_app_store()
+        for window in QApplication.topLevelWidgets():
+            if window.isVisible() and window not in (self, self.strip):
+                if isinstance(window, QMenu):
+                    window.close()
+                else:
+                    window.hide()
+                    self._hidden_for_lock.append(window)
+        if self.strip.isVisible():
+            self.set_strip_mode(False)
+        self.screen_stack.setCurrentWidget(self.lock_page)
+        self.idle_lock.locked = True
+
+    def unlock_with(self, passphrase: str) -> str | None:
+        """Unlock with ``passphrase``: None when it worked, else the one-line reason."""
+        from app.unlock import unlock_app_store
+        from app.user_errors import message, user_error_types
+
+        try:
+            unlock_app_store(passphrase)
+        except user_error_types() as exc:
+            return message(exc)
+        self.screen_stack.setCurrentWidget(self.blank if self.blanked else self.pages)
+        hidden, self._hidden_for_lock = self._hidden_for_lock, []
+        for window in hidden:
+            with contextlib.suppress(RuntimeError):  # closed meanwhile
+                window.show()
+        self.idle_lock.unlocked()
+        return None
+
+    def ask_unlock(self) -> None:
+        from ui.unlock_dialog import ask_passphrase
+
+        error = None
+        while self.locked:
+            passphrase = ask_passphrase(False, error, parent=self)
+            if passphrase is None:
+                return
+            error = self.unlock_with(passphrase)
 
     # -- pages ---------------------------------------------------------------------------------
     def _build_idle_page(self) -> QWidget:
@@ -656,8 +730,9 @@ class MainWindow(QMainWindow):
 
     def set_blank(self, blank: bool) -> None:
         """Hide (or show again) every text of the app at once: window, strip and every other window
-        of the app (dialogs, the file picker, a card's menu)."""
-        if blank == self.blanked:
+        of the app (dialogs, the file picker, a card's menu). Nothing to do while locked: the lock
+        page shows nothing of a session, and the windows it hid come back only with the passphrase."""
+        if blank == self.blanked or self.locked:
             return
         self.blanked = blank
         self.screen_stack.setCurrentWidget(self.blank if blank else self.pages)
@@ -707,6 +782,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Last-resort join at application exit."""
+        self.idle_lock.stop()
         self.controller.shutdown()
         self._end_review()
 
