@@ -1,0 +1,61 @@
+"""Review playback on a real audio output (issue 14): the review player plays through PulseAudio's null
+sink (the virtual device the microphone tests use), its position advances with the wall clock, and the
+sound really reaches the output (recorded from the sink's monitor while it plays)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import numpy as np
+
+from tests.test_microphone import _child, pulse, speech_wav  # noqa: F401 (fixtures)
+
+PLAY_S = 2.0
+
+
+def test_review_player_plays_on_the_output_device(pulse, speech_wav):  # noqa: F811 (fixtures)
+    env = {**pulse["env"], "QT_QPA_PLATFORM": "offscreen"}
+    rec = subprocess.Popen(["parec", "--device=attune_sink.monitor", "--raw", "--format=s16le", "--rate=16000",
+                            "--channels=1", "--latency-msec=50"], env=pulse["env"], stdout=subprocess.PIPE)
+    try:
+        info = _child(f"""
+            import json, time
+            from PySide6.QtCore import QEventLoop, QTimer
+            from PySide6.QtMultimedia import QMediaDevices
+            from PySide6.QtWidgets import QApplication
+            from ui.review_player import ReviewPlayer
+
+            app = QApplication([])
+            def spin(seconds, until=lambda: False):
+                end = time.monotonic() + seconds
+                while time.monotonic() < end and not until():
+                    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+                    time.sleep(0.005)
+            player = ReviewPlayer()
+            player.set_source({str(speech_wav)!r}, 11.0)
+            spin(20, lambda: player.is_loaded)
+            player.seek(1.0)
+            spin(0.3)
+            player.play()
+            spin(5, lambda: player._player.position() > 1000)  # the output has started
+            start_ms, t0 = player._player.position(), time.monotonic()
+            spin({PLAY_S})
+            end_ms, t1 = player._player.position(), time.monotonic()
+            player.pause()
+            spin(0.3)
+            print(json.dumps({{"loaded": player.is_loaded, "start_ms": start_ms, "end_ms": end_ms,
+                               "wall_s": t1 - t0, "output": QMediaDevices.defaultAudioOutput().description()}}))
+        """, env, timeout=120)
+    finally:
+        time.sleep(0.2)
+        rec.terminate()
+        heard = np.frombuffer(rec.communicate(timeout=10)[0], dtype=np.int16).astype(np.float32) / 32768.0
+    assert info["loaded"], info
+    advanced = (info["end_ms"] - info["start_ms"]) / 1000.0
+    assert abs(advanced - info["wall_s"]) <= 0.35 * info["wall_s"], info  # about as fast as the clock
+    assert advanced >= 0.8 * PLAY_S, info
+    # the speech reached the output: at least a second of it well above the null sink's digital silence
+    frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)  # 0.1-s frames
+    loud = np.sqrt((frames ** 2).mean(axis=1)) > 0.01
+    assert loud.sum() >= 10, (info, int(loud.sum()), len(frames))
