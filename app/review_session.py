@@ -61,6 +61,11 @@ class ReviewError(Exception):
 
 
 # -- notes and bookmarks ---------------------------------------------------------------------------
+# What a clinician files a moment under (for their own review and for supervision): one list, used by
+# the review window and carried into exports as the note's category.
+NOTE_CATEGORIES = ("for supervision", "rupture or repair", "client insight", "my reaction", "follow up")
+
+
 @dataclass(frozen=True)
 class Note:
     """A bookmark (``text`` empty) or a note at a moment of the session."""
@@ -536,6 +541,13 @@ class ReviewSession:
         self.notes.sort(key=lambda n: n.t)
         self.save_notes()
         return note
+
+    def set_note_category(self, note_id: str, category: str) -> None:
+        """File a note or bookmark under one of :data:`NOTE_CATEGORIES` (or none: "")."""
+        if category and category not in NOTE_CATEGORIES:
+            raise ValueError(f"unknown note category {category!r}")
+        self.notes = [replace(n, category=category) if n.id == note_id else n for n in self.notes]
+        self.save_notes()
 
     def remove_note(self, note_id: str) -> None:
         self.notes = [n for n in self.notes if n.id != note_id]

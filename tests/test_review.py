@@ -242,6 +242,33 @@ def test_notes_and_bookmarks_survive_reopen(session_dir, open_window, qtbot):
     w2.player.pause()
 
 
+def test_notes_filed_under_a_category_keep_it_and_show_it(session_dir, open_window):
+    from app.review_session import NOTE_CATEGORIES
+    from ui.review_window import NOTE_CATEGORY_COLOURS
+
+    w = open_window(session_dir, wait_audio=False)
+    w.add_note("ask about this in supervision", t=20.0)
+    w.add_note("she laughed", t=40.0)
+    w.notes_list.setCurrentRow(0)
+    i = w.note_category.findData("for supervision")
+    w.note_category.setCurrentIndex(i)
+    w.note_category.activated.emit(i)  # as a user picking it
+    assert [n.category for n in w.session.notes] == ["for supervision", ""]
+    item = w.notes_list.item(0)
+    assert "[for supervision]" in item.text()
+    assert item.foreground().color().name() == NOTE_CATEGORY_COLOURS[NOTE_CATEGORIES.index("for supervision")]
+    assert w.notes_list.currentRow() == 0  # the selection stays on the note
+    w.close()
+    w2 = open_window(session_dir, wait_audio=False)
+    assert [n.category for n in w2.session.notes] == ["for supervision", ""]
+    w2.notes_list.setCurrentRow(0)
+    assert w2.note_category.currentData() == "for supervision"
+    w2.notes_list.setCurrentRow(1)
+    assert w2.note_category.currentData() == ""
+    with pytest.raises(ValueError):
+        w2.session.set_note_category(w2.session.notes[0].id, "not a category")
+
+
 def test_search_next_previous(session_dir, open_window):
     w = open_window(session_dir, wait_audio=False)
     word = w._tl.utterances[3].text.split()[0].strip(",.?!")

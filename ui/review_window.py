@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, QUrl, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from analysis.timeline import Timeline
-from app.review_session import ReviewSession, markers, next_marker, speaker_label
+from app.review_session import NOTE_CATEGORIES, ReviewSession, markers, next_marker, speaker_label
 from app.review_worker import AnalysisJob, DecodeJob, ReanalysisJob, StoreDecodeJob, start_job
 from ui import theme as themes
 from ui.review_player import SPEEDS, ReviewPlayer
@@ -73,6 +73,9 @@ def wait_for_orphans(timeout_s: float = 30.0) -> bool:
 STAGE_WEIGHTS = {"decode": (0.0, 0.1), "diarize": (0.1, 0.35), "transcribe": (0.45, 0.55)}
 PRIVACY_PROPERTY = "_attune_privacy_key"  # the same property as ui.main_window: one privacy key per window
 
+
+# one colour per note category (NOTE_CATEGORIES order), readable on the dark and the light theme
+NOTE_CATEGORY_COLOURS = ("#d08a3a", "#c05a6e", "#4fa39a", "#8a7fd0", "#6f9fd8")
 
 class ReviewWindow(QMainWindow):
     BACKGROUND_MIN_S = 600.0  # s: the cues of a longer session are recomputed on a QThread
@@ -276,7 +279,18 @@ class ReviewWindow(QMainWindow):
             b = QPushButton(text)
             b.clicked.connect(fn)
             nrow.addWidget(b)
+        self.notes_list.currentItemChanged.connect(lambda *_: self._show_note_category())
+        crow = QHBoxLayout()
+        self.note_category = QComboBox()
+        self.note_category.addItem("(no category)", "")
+        for c in NOTE_CATEGORIES:
+            self.note_category.addItem(c, c)
+        self.note_category.setToolTip("File the selected note or bookmark under a category")
+        self.note_category.activated.connect(lambda _i: self.set_note_category(self.note_category.currentData()))
+        crow.addWidget(QLabel("Category"))
+        crow.addWidget(self.note_category, 1)
         nv.addWidget(self.notes_list, 1)
+        nv.addLayout(crow)
         nv.addLayout(nrow)
         if not self.session.saved:
             hint = QLabel("Notes and corrections of a recording opened directly are not saved.")
@@ -541,12 +555,32 @@ class ReviewWindow(QMainWindow):
         self.figures.setText("\n".join(lines))
 
     def _fill_notes(self) -> None:
+        current = self._selected_note()
         self.notes_list.clear()
         for n in self.session.notes:
             label = n.text if n.kind == "note" else "bookmark"
-            item = QListWidgetItem(f"{fmt_time(n.t)}  {label}")
+            tag = f"[{n.category}]  " if n.category else ""
+            item = QListWidgetItem(f"{fmt_time(n.t)}  {tag}{label}")
             item.setData(Qt.ItemDataRole.UserRole, n.id)
+            if n.category in NOTE_CATEGORIES:
+                item.setForeground(QColor(NOTE_CATEGORY_COLOURS[NOTE_CATEGORIES.index(n.category)]))
             self.notes_list.addItem(item)
+            if current is not None and n.id == current.id:
+                self.notes_list.setCurrentItem(item)
+
+    def _show_note_category(self) -> None:
+        n = self._selected_note()
+        self.note_category.setEnabled(n is not None)
+        i = self.note_category.findData(n.category if n is not None else "")
+        self.note_category.setCurrentIndex(max(0, i))
+
+    def set_note_category(self, category: str) -> None:
+        """File the selected note or bookmark under ``category`` ("" for none)."""
+        n = self._selected_note()
+        if n is None:
+            return
+        self.session.set_note_category(n.id, category)
+        self._fill_notes()
 
     # -- playback ------------------------------------------------------------------------------
     def seek(self, t: float) -> None:
