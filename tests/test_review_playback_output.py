@@ -59,3 +59,55 @@ def test_review_player_plays_on_the_output_device(pulse, speech_wav):  # noqa: F
     frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)  # 0.1-s frames
     loud = np.sqrt((frames ** 2).mean(axis=1)) > 0.01
     assert loud.sum() >= 10, (info, int(loud.sum()), len(frames))
+
+
+def test_sounddevice_fallback_plays_on_the_output_device(pulse, speech_wav):  # noqa: F811 (fixtures)
+    """Where QtMultimedia cannot play, the review plays through PortAudio (the ALSA 'pulse' device here):
+    chosen with ATTUNE_PLAYER=sounddevice, same interface, position with the wall clock, sound heard."""
+    env = {**pulse["env"], "QT_QPA_PLATFORM": "offscreen", "ATTUNE_PLAYER": "sounddevice",
+           "AUDIODEV": "pulse"}
+    rec = subprocess.Popen(["parec", "--device=attune_sink.monitor", "--raw", "--format=s16le", "--rate=16000",
+                            "--channels=1", "--latency-msec=50"], env=pulse["env"], stdout=subprocess.PIPE)
+    try:
+        info = _child(f"""
+            import json, time
+            import sounddevice as sd
+            sd.default.device = (None, "pulse")
+            from PySide6.QtCore import QEventLoop
+            from PySide6.QtWidgets import QApplication
+            from ui.review_player import SoundDevicePlayer, make_player
+
+            app = QApplication([])
+            def spin(seconds):
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+                    time.sleep(0.005)
+            player = make_player()
+            errors = []
+            player.error.connect(errors.append)
+            player.set_source({str(speech_wav)!r}, 11.0)
+            player.seek(1.0)
+            player.play()
+            t0, p0 = time.monotonic(), player.position()
+            spin({PLAY_S})
+            t1, p1 = time.monotonic(), player.position()
+            player.set_rate(2.0)
+            spin(0.5)
+            p2 = player.position()
+            player.pause()
+            spin(0.2)
+            print(json.dumps({{"fallback": isinstance(player, SoundDevicePlayer), "errors": errors,
+                               "advanced": p1 - p0, "wall_s": t1 - t0, "at_2x": player.position() - p1,
+                               "playing": player.is_playing()}}))
+        """, env, timeout=120)
+    finally:
+        time.sleep(0.2)
+        rec.terminate()
+        heard = np.frombuffer(rec.communicate(timeout=10)[0], dtype=np.int16).astype(np.float32) / 32768.0
+    assert info["fallback"] and not info["errors"], info
+    assert abs(info["advanced"] - info["wall_s"]) <= 0.35 * info["wall_s"], info
+    assert 0.6 <= info["at_2x"] <= 1.6, info  # 0.5 s at 2x is about 1 s of the recording
+    assert not info["playing"], info
+    frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)
+    assert (np.sqrt((frames ** 2).mean(axis=1)) > 0.01).sum() >= 10

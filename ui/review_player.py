@@ -5,7 +5,8 @@ reports (last report + elapsed wall time x rate) and emits ``position_changed`` 
 while playing, so the playhead moves smoothly. A seek before the media is loaded is kept and applied
 when it is. Speeds 0.5x-2x use ``setPlaybackRate``; pitch compensation is switched on where the Qt
 backend offers it (``QMediaPlayer.setPitchCompensation``, Qt 6.10 and later). When the audio outputs
-change, playback moves to the new default output.
+change, playback moves to the new default output. Where QtMultimedia has no output but PortAudio does,
+:func:`make_player` gives :class:`SoundDevicePlayer` instead (same interface).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
+
+from audio import SAMPLE_RATE
 
 SMOOTH_MS = 33
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -169,3 +172,194 @@ class ReviewPlayer(QObject):
             self._player.pause()
         self._loaded = False
         self._player.setSource(QUrl())
+
+
+class SoundDevicePlayer(QObject):
+    """The fallback where QtMultimedia cannot play (no Qt audio output, or its backend fails): the same
+    interface as :class:`ReviewPlayer`, playing the decoded 16 kHz mono audio through PortAudio
+    (sounddevice). The audio callback only copies samples from the array and advances a counter; the
+    GUI reads the counter from a 30-Hz timer. Speeds other than 1x are played by stepping through the
+    samples (the pitch shifts with the speed: no pitch compensation here)."""
+
+    position_changed = Signal(float)
+    playing_changed = Signal(bool)
+    loaded = Signal()
+    error = Signal(str)
+    pitch_compensation = False
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        import threading
+
+        super().__init__(parent)
+        self._audio = None  # float32 mono
+        self._rate_hz = SAMPLE_RATE
+        self._pos = 0.0  # samples; written by the audio callback while playing
+        self._rate = 1.0
+        self._stream = None
+        self._lock = threading.Lock()
+        self._ended = False
+        self._duration = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(SMOOTH_MS)
+        self._timer.timeout.connect(self._tick)
+
+    # -- media
+    def _set_audio(self, audio, rate_hz: int, duration: float) -> None:
+        import numpy as np
+
+        self.stop()
+        audio = np.asarray(audio, dtype=np.float32)
+        self._audio = audio.mean(axis=1) if audio.ndim == 2 else audio
+        self._rate_hz = int(rate_hz)
+        self._duration = len(self._audio) / self._rate_hz if len(self._audio) else duration
+        self._pos = 0.0
+        self.loaded.emit()
+
+    def set_source(self, wav_path: str, duration: float) -> None:
+        import soundfile as sf
+
+        try:
+            audio, sr = sf.read(wav_path, dtype="float32", always_2d=False)
+        except Exception as exc:  # noqa: BLE001 - one line for the window
+            self.error.emit(f"cannot play the recording ({type(exc).__name__})")
+            return
+        self._set_audio(audio, sr, duration)
+
+    def set_source_bytes(self, wav: bytes, duration: float) -> None:
+        import io
+
+        import soundfile as sf
+
+        audio, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=False)
+        self._set_audio(audio, sr, duration)
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._audio is not None
+
+    # -- the audio callback (PortAudio's thread): copy, advance, nothing else
+    def _callback(self, out, frames, _time, _status) -> None:
+        import numpy as np
+        import sounddevice as sd
+
+        with self._lock:
+            audio, pos, rate = self._audio, self._pos, self._rate
+            idx = (pos + np.arange(frames) * rate).astype(np.int64)
+            ok = idx < len(audio)
+            out[:, 0] = 0.0
+            out[ok, 0] = audio[idx[ok]]
+            self._pos = pos + frames * rate
+            if not ok.all():
+                self._pos = float(len(audio))
+                self._ended = True
+                raise sd.CallbackStop
+
+    def _tick(self) -> None:
+        self.position_changed.emit(self.position())
+        if self._ended:
+            self._close_stream()
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    # -- control
+    def position(self) -> float:
+        return min(self._pos / self._rate_hz, self._duration) if self._rate_hz else 0.0
+
+    def is_playing(self) -> bool:
+        return self._stream is not None and not self._ended
+
+    def seek(self, t: float) -> None:
+        t = max(0.0, min(float(t), self._duration or float(t)))
+        with self._lock:
+            self._pos = t * self._rate_hz
+            self._ended = False
+        self.position_changed.emit(t)
+
+    def play(self) -> None:
+        import sounddevice as sd
+
+        if self._audio is None or self.is_playing():
+            return
+        if self._pos >= len(self._audio):
+            self._pos = 0.0
+        self._ended = False
+        try:
+            self._stream = sd.OutputStream(samplerate=self._rate_hz, channels=1, dtype="float32",
+                                           callback=self._callback)
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - no output device: one line, never a traceback
+            self._stream = None
+            self.error.emit(f"no audio output to play on ({type(exc).__name__})")
+            return
+        self._timer.start()
+        self.playing_changed.emit(True)
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # noqa: BLE001 - the device went away: nothing left to release
+                pass
+
+    def pause(self) -> None:
+        was = self.is_playing()
+        self._close_stream()
+        self._timer.stop()
+        self.position_changed.emit(self.position())
+        if was:
+            self.playing_changed.emit(False)
+
+    def toggle(self) -> None:
+        if self.is_playing():
+            self.pause()
+        else:
+            self.play()
+
+    def set_rate(self, rate: float) -> None:
+        with self._lock:
+            self._rate = float(rate)
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def stop(self) -> None:
+        self.pause()
+
+
+def qt_can_play() -> bool:
+    """QtMultimedia has an audio output to play on."""
+    return bool(QMediaDevices.audioOutputs())
+
+
+def make_player(parent: QObject | None = None) -> QObject:
+    """The review's player: QtMultimedia where it has an audio output; else the sounddevice fallback
+    when PortAudio can open an output stream (probed once per process); ``ATTUNE_PLAYER=qt`` or
+    ``sounddevice`` chooses. With neither, the Qt player: it still keeps time, so the window works
+    silently."""
+    import os
+
+    choice = os.environ.get("ATTUNE_PLAYER", "").strip().lower()
+    if choice == "sounddevice" or (choice != "qt" and not qt_can_play() and _portaudio_can_play()):
+        return SoundDevicePlayer(parent)
+    return ReviewPlayer(parent)
+
+
+_PORTAUDIO_PROBE: list[bool] = []
+
+
+def _portaudio_can_play() -> bool:
+    if not _PORTAUDIO_PROBE:
+        ok = False
+        try:
+            import sounddevice as sd
+
+            if any(d.get("max_output_channels", 0) > 0 for d in sd.query_devices()):
+                sd.OutputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32").close()
+                ok = True
+        except Exception:  # noqa: BLE001 - no PortAudio library or no output: no fallback
+            ok = False
+        _PORTAUDIO_PROBE.append(ok)
+    return _PORTAUDIO_PROBE[0]

@@ -53,7 +53,7 @@ from analysis.timeline import Timeline
 from app.review_session import NOTE_CATEGORIES, ReviewSession, markers, next_marker, speaker_label
 from app.review_worker import AnalysisJob, DecodeJob, ReanalysisJob, StoreDecodeJob, start_job
 from ui import theme as themes
-from ui.review_player import SPEEDS, ReviewPlayer
+from ui.review_player import SPEEDS, make_player
 from ui.review_timeline import MARKER_KINDS, MARKER_LABELS, ReviewTimeline, fmt_time
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class ReviewWindow(QMainWindow):
         self._closed = False
         self.setWindowTitle(f"Attune review - {session.source.name}")
         self.resize(1280, 820)
-        self.player = ReviewPlayer(self)
+        self.player = make_player(self)
         self.player.position_changed.connect(self._on_position)
         self.player.playing_changed.connect(lambda p: self.play_btn.setText("Pause" if p else "Play"))
         self.player.loaded.connect(self.audio_ready)
