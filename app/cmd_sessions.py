@@ -1,11 +1,14 @@
-"""``attune sessions list [--client X] [--tag T]``, ``attune sessions delete ID`` and ``attune sessions
-purge [--days N] [--dry-run]`` (the retention setting, app/retention.py) (issue 13).
+"""``attune sessions list [--client X] [--tag T]``, ``attune sessions delete ID``, ``attune sessions
+purge [--days N] [--dry-run]`` (the retention setting, app/retention.py) and ``attune sessions import
+[DIR]`` (the plain session folders of earlier versions, app/import_plain.py) (issue 13).
 
 Both unlock the encrypted store (``--passphrase-file``, ``$ATTUNE_PASSPHRASE`` or a prompt; see
 :mod:`app.unlock`). ``list`` prints one line per session from the encrypted index (id, date, duration,
 status, client pseudonym, tags; no words of the session). ``delete`` removes a session completely: its
 key is destroyed first (so whatever is left of its files on disk can no longer be decrypted), then its
-folder and its index row; the deletion is written to the audit log.
+folder and its index row; the deletion is written to the audit log. ``import`` copies each plain session
+folder under DIR (default ``<data dir>/sessions``) into the store and removes it once the copy reads back;
+a folder that fails is left as it was, with one line saying why.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from app.unlock import add_passphrase_option
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("sessions", help="list or delete the sessions of the encrypted store")
+    p = subparsers.add_parser("sessions", help="list, delete, purge or import the sessions of the encrypted store")
     p.add_argument("--store", metavar="DIR", help="a store folder other than Attune's own (attune live --out DIR)")
     sub = p.add_subparsers(dest="sessions_command", metavar="ACTION")
     ls = sub.add_parser("list", help="the sessions, newest first")
@@ -34,6 +37,11 @@ def add_parser(subparsers) -> None:
                     help="the age in days (default: the app's retention setting; 0 keeps everything)")
     pg.add_argument("--dry-run", action="store_true", help="only list the sessions that would be reduced")
     add_passphrase_option(pg)
+    im = sub.add_parser("import", help="move the plain session folders of earlier versions into the encrypted "
+                                       "store (each folder removed once its copy reads back)")
+    im.add_argument("directory", nargs="?", metavar="DIR",
+                    help="the folder of plain session folders (default: <data dir>/sessions)")
+    add_passphrase_option(im)
     p.set_defaults(func=run)
 
 
@@ -72,13 +80,31 @@ def _purge(store, args: argparse.Namespace) -> int:
     return 1 if result.skipped else 0
 
 
+def _import(store, args: argparse.Namespace) -> int:
+    from app.import_plain import import_plain_folders
+
+    result = import_plain_folders(store, args.directory, report=_err)
+    for sid in result.imported:
+        print(f"{result.sources[sid]}: imported as session {sid}")
+    for folder in result.removed:
+        print(f"{folder}: already imported; the plain folder is removed")
+    print(f"{len(result.imported)} plain session folder(s) imported"
+          + (f", {len(result.failed)} failed" if result.failed else "")
+          + (f", {len(result.skipped)} skipped" if result.skipped else ""))
+    return 1 if result.failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
     from app.store import SessionNotFoundError
     from app.unlock import open_store_cli
 
     action = getattr(args, "sessions_command", None)
-    if action not in ("list", "delete", "purge"):
-        _err("say what to do: attune sessions list | attune sessions delete ID | attune sessions purge")
+    if action not in ("list", "delete", "purge", "import"):
+        _err("say what to do: attune sessions list | attune sessions delete ID | attune sessions purge | "
+             "attune sessions import [DIR]")
+        return 2
+    if action == "import" and args.directory is not None and not Path(args.directory).is_dir():
+        _err(f"{args.directory}: no such folder")
         return 2
     if action == "purge" and args.days is not None and args.days < 0:
         _err("--days must be 0 or more")
@@ -96,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if action == "purge":
             return _purge(store, args)
+        if action == "import":
+            return _import(store, args)
         try:
             existed = store.delete_session(args.session_id)
         except SessionNotFoundError as exc:

@@ -50,8 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     set_app_store(store)
     settings = load_settings()
+    from app.import_plain import import_plain_at_startup
     from app.retention import apply_retention_at_startup
 
+    import_plain_at_startup(store)  # plain session folders of earlier versions: into the store
     apply_retention_at_startup(store, settings)  # sessions past the retention period: figures only
     if args.minutes:
         settings = settings.with_(session_minutes=args.minutes)
