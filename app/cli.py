@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -201,12 +202,27 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def store_recording(session, path) -> float:
+    """Decode ``path`` again, block by block, into the session's encrypted audio (16 kHz mono, what
+    the analysis read; never whole in memory), so that review can play it. Returns its seconds."""
+    from audio.decode import iter_blocks
+
+    writer = session.audio_writer(fsync_interval_s=None)
+    try:
+        for block in iter_blocks(path):
+            writer.write(block)
+    finally:
+        writer.close()
+    return writer.duration
+
+
 def run_analyze_into_store(args: argparse.Namespace, options) -> int:
-    """``attune analyze FILE...`` without ``--out``: each file's timeline becomes a session of the
-    encrypted store (the recording itself stays where it is)."""
+    """``attune analyze FILE...`` without ``--out``: each file becomes a session of the encrypted store,
+    its timeline and its recording (decoded to 16 kHz mono, written as ``audio.stream``)."""
     from analysis.pipeline import analyze_file
     from app.session_runner import headline_metrics
     from app.unlock import open_store_cli
+    from audio import SAMPLE_RATE
     from audio.decode import AudioDecodeError
 
     failed = 0
@@ -230,13 +246,28 @@ def run_analyze_into_store(args: argparse.Namespace, options) -> int:
                 continue
             progress.close()
             tl = result.timeline
-            session = store.create_session({"mode": "analysis", "status": "analysed",
+            session = store.create_session({"mode": "analysis", "status": "saving",
                                             "source": {"file": os.fsdecode(Path(path).name)},
                                             "duration": round(tl.duration, 3), "metrics": headline_metrics(tl)})
-            session.write_json("timeline", tl.to_dict())
+            try:
+                seconds = store_recording(session, path)
+                session.write_json("timeline", tl.to_dict())
+                session.update(status="analysed", audio={"sample_rate": SAMPLE_RATE, "channels": 1,
+                                                         "format": "pcm_s16le-records"},
+                               audio_seconds=round(seconds, 3))
+            except Exception as exc:  # the disk full, the file changed: one line, no half session left
+                with contextlib.suppress(Exception):
+                    store.delete_session(session.id)
+                if _debug():
+                    raise
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:200]
+                error(f"{path}: the session could not be saved in the encrypted store ({reason}); nothing was kept")
+                failed += 1
+                continue
             for line in summary_lines(result):
                 print(line)
-            print(f"  added to the encrypted store as session {session.id}")
+            print(f"  added to the encrypted store as session {session.id} (its analysis and its recording, "
+                  f"{seconds:.1f} s)")
     if failed:
         print(f"{failed} of {len(args.audio)} file(s) could not be analysed", file=sys.stderr)
     return 1 if failed else 0
@@ -339,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="analyse recordings into timelines (JSON) and RTTM files")
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio or video files")
     p.add_argument("--out", metavar="DIR", help="write plain (unencrypted) timelines and RTTM files to DIR; "
-                   "without it each file's analysis is added to the encrypted store")
+                   "without it each file's analysis and recording are added to the encrypted store")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_analysis_options(p)
     add_passphrase_option(p)

@@ -206,8 +206,17 @@ def test_analyze_into_the_store_or_plain_files(tmp_path, capsys):
     assert main(["analyze", str(wav), "--no-transcribe", "--no-diarize", "-q"]) == 0
     out = capsys.readouterr().out
     s = only_session()
-    assert f"session {s.id}" in out and s.meta["mode"] == "analysis"
+    assert f"session {s.id}" in out and s.meta["mode"] == "analysis" and s.meta["status"] == "analysed"
     assert Timeline.from_dict(s.read_json("timeline")).duration == pytest.approx(3.0, abs=0.05)
+    # the recording too, decoded to 16 kHz, so that review can play it
+    assert s.audio_reader().duration == pytest.approx(3.0, abs=0.01)
+    assert np.abs(s.audio_reader().read(1.0, 1.01) - 0.3 * np.sin(2 * np.pi * 220 * t[16_000:16_160])).max() < 1e-3
+    from app.review_session import open_review, playback_from_session
+
+    review = open_review(s.id)
+    assert review.store_session is not None and review.has_audio
+    wav_bytes, _env, _hop = playback_from_session(review.store_session)
+    assert len(wav_bytes) == 44 + 2 * 48_000
     plain = tmp_path / "plain"
     assert main(["analyze", str(wav), "--out", str(plain), "--no-transcribe", "--no-diarize", "-q"]) == 0
     lines = [x for x in capsys.readouterr().out.splitlines() if "not encrypted" in x]
