@@ -89,6 +89,9 @@ class Settings:
         re-analysis at once (otherwise the review window offers it).
     retention_days: sessions older than this keep only de-identified figures (recording and words
         deleted, app/retention.py); 0 keeps everything.
+    goals: personal goals, each ``"<figure><op><value>"`` (``client_talk_share>=60``,
+        ``interruptions_per_hour<=2``, ``response_latency_median>=2``; app/goals.py): one discreet line on
+        the live dashboard, a target line on the library's trends.
     idle_lock_minutes: the app locks the store (keys wiped from memory, session windows hidden) after
         this many minutes without a key press or mouse use, never while a session is running; 0: never.
     """
@@ -111,6 +114,7 @@ class Settings:
     review_reanalyse: bool = False
     retention_days: int = 0
     idle_lock_minutes: int = 15
+    goals: tuple = ()
 
     def __post_init__(self) -> None:
         if is_recording(self.device):
@@ -128,6 +132,9 @@ class Settings:
         object.__setattr__(self, "loudness_band_db", float(min(30.0, max(0.5, self.loudness_band_db))))
         object.__setattr__(self, "retention_days", int(min(36500, max(0, self.retention_days))))
         object.__setattr__(self, "idle_lock_minutes", int(min(24 * 60, max(0, self.idle_lock_minutes))))
+        from app.goals import parse_goal
+
+        object.__setattr__(self, "goals", tuple(str(g) for g in self.goals if parse_goal(str(g)) is not None))
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -73,9 +73,16 @@ class LibraryWindow(QMainWindow):
     open_requested = Signal(str)
 
     def __init__(self, store=None, theme=None, open_session: Callable[[str], object] | None = None,
-                 parent=None) -> None:
+                 parent=None, goals: tuple[str, ...] | None = None) -> None:
         super().__init__(parent)
+        from app.goals import parse_goals
         from ui import theme as themes
+
+        if goals is None:  # the clinician's own goals from the settings, drawn on the trends
+            from app.settings import load_settings
+
+            goals = load_settings().goals
+        self.goals = {g.figure: g for g in parse_goals(goals)}
 
         self.theme = theme or themes.DARK
         self._store = store
@@ -446,10 +453,23 @@ class LibraryWindow(QMainWindow):
             label.setPos(xs[0] if xs else 0, b.low)
             self.plot.addItem(label)
             self.band_items += [region, label]
+        goal = self.goals.get(key)
+        if goal is not None:  # the clinician's own goal: a dashed line at its target
+            line = pg.InfiniteLine(pos=goal.target, angle=0, movable=False,
+                                   pen=pg.mkPen(self.theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                   label=f"goal: {goal.text}", labelOpts={"color": self.theme.muted,
+                                                                          "position": 0.02})
+            self.plot.addItem(line)
+            self.band_items.append(line)
         self.plot.setLabel("left", f"{fig.label}" + (f" ({fig.unit})" if fig.unit else ""))
         self.plot.setLabel("bottom", "session date")
         scope = self.filters()["client"]
         who = f"client {scope}" if scope else "all clients"
-        self.summary.setText(f"{fig.label}, {who}, {len(ys)} session(s): {library.summarize(self.shown, key)}")
+        text = f"{fig.label}, {who}, {len(ys)} session(s): {library.summarize(self.shown, key)}"
+        if goal is not None:
+            from app.goals import sessions_meeting
+
+            text += f" Your goal ({goal.text}): {sessions_meeting(goal, ys)}."
+        self.summary.setText(text)
         self.citation.setText("Range: " + bands[0].citation if bands else
                               "No range from the literature is drawn for this cue.")

@@ -250,6 +250,15 @@ class LiveView(QWidget):
         self.nudge_label.setWordWrap(True)
         root.addWidget(self.nudge_label)
 
+        # the clinician's own goals (settings): one muted line, never a colour or an alert
+        self.goal_label = QLabel("")
+        self.goal_label.setObjectName("goal")
+        self.goal_label.setProperty("muted", True)
+        self.goal_label.setWordWrap(True)
+        self.goal_label.setToolTip("Your own goals (settings): where each stands in this session so far")
+        self.goal_label.setVisible(bool(getattr(settings, "goals", ())))
+        root.addWidget(self.goal_label)
+
         bottom = QHBoxLayout()
         self.transcript_button = QPushButton("Show transcript")
         self.transcript_button.setCheckable(True)
@@ -302,6 +311,7 @@ class LiveView(QWidget):
 
     def start_session(self, settings, planned_s: float | None = None) -> None:
         self.settings = settings
+        self.goal_label.setVisible(bool(getattr(settings, "goals", ())))
         self.model = CueModel(settings, planned_s)
         self.timeline.reset()
         self.transcript.clear()
@@ -324,6 +334,11 @@ class LiveView(QWidget):
         cues = self.model.update(state)
         self.cues = cues
         th = self.theme
+        goals = getattr(self.settings, "goals", ())
+        if goals:
+            from app.goals import goal_line, parse_goals
+
+            set_text(self.goal_label, goal_line(parse_goals(goals), cues))
         set_text(self.clock_label, cues.clock)
         set_text(self.planned_label, cues.planned)
         clock_color = th.cue if cues.end_cue else th.text

@@ -460,7 +460,7 @@ class MainWindow(QMainWindow):
         """"Library…": every session with its figures, and the trends (ui/library_window.py)."""
         from ui.library_window import LibraryWindow
 
-        window = LibraryWindow(theme=self.theme, open_session=self.open_review_window)
+        window = LibraryWindow(theme=self.theme, open_session=self.open_review_window, goals=self.settings.goals)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.library_window = window
         self.add_privacy_key(window)
