@@ -51,6 +51,7 @@ NO_INPUT_DBFS = -85.0  # a block at or below this level is "nothing" (digital si
 CATCH_UP_S = 0.5  # behind by more than this: the pipeline waits instead of dropping work
 FIRST_BLOCK_WAIT_S = 3.0  # seconds the models wait for the input's first block before loading anyway
 DROP_LOG_EVERY_S = 10.0  # seconds between two "analysis buffer full" log lines (counts stay exact)
+GAP_LOG_EVERY_S = 1.0  # s: a gap in the input (device lost) is logged again as it grows, at least this often
 
 PipelineFactory = Callable[[Callable[[str, Any], None]], Any]  # (on_record) -> LivePipeline
 
@@ -274,6 +275,7 @@ class SessionRunner:
         self._last_sound = 0.0  # wall time of the last block above NO_INPUT_DBFS (or the start)
         self._last_drop_log: float | None = None
         self._gaps_logged = 0
+        self._gap_logged_end = 0.0  # end of the latest gap as last written to the event log
         self._capture: threading.Thread | None = None
         self._analysis: threading.Thread | None = None
         self.ready = threading.Event()  # the pipeline is built (models loaded)
@@ -307,8 +309,9 @@ class SessionRunner:
                 if block is None:
                     break
                 rec.write(block.samples)
-                if len(src.gaps) > self._gaps_logged or (src.gaps and block.gap):
-                    self._log_gaps()
+                if src.gaps and (len(src.gaps) > self._gaps_logged
+                                 or src.gaps[-1][1] > self._gap_logged_end + 1e-9):
+                    self._log_gaps(closing=not block.gap)
                 sound = not block.gap and level_dbfs(block.samples) > NO_INPUT_DBFS
                 with self._cv:
                     if self.wait_when_full:
@@ -359,11 +362,20 @@ class SessionRunner:
                         self.max_buffer / SAMPLE_RATE, block.t0, block.t1, self.stats.buffer_dropped_s)
             self.recorder.log("analysis_gap", start=block.t0, end=block.t1)
 
-    def _log_gaps(self) -> None:
+    def _log_gaps(self, closing: bool = False) -> None:
+        """Write the input's gaps (device lost: silence recorded in their place) to the event log: a gap
+        when it begins, again as it grows (at least every ``GAP_LOG_EVERY_S``, so a crash loses little of
+        it) and its whole span when the input is back; the last "gap" event of a start is its span."""
         gaps = self.source.gaps
         for start, end in gaps[self._gaps_logged:]:
             self.recorder.log("gap", start=start, end=end)
+            self._gap_logged_end = end
         self._gaps_logged = len(gaps)
+        if gaps:
+            start, end = gaps[-1]
+            if end > self._gap_logged_end + 1e-9 and (closing or end - self._gap_logged_end >= GAP_LOG_EVERY_S):
+                self.recorder.log("gap", start=start, end=end)
+                self._gap_logged_end = end
 
     def _analysis_loop(self) -> None:
         # Let the input's stream settle before the models load: on a busy machine the loading (CPU-heavy)
@@ -477,6 +489,8 @@ class SessionRunner:
         self.wait()
         if self._analysis is not None:
             self._analysis.join()
+        if getattr(self.source, "gaps", None):  # the session ended while the device was gone
+            self._log_gaps(closing=True)
         pipe = self.pipeline
         if pipe is None:
             self.recorder.close(status="failed", error=self.error)

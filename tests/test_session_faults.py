@@ -100,3 +100,59 @@ def test_disk_full_during_live_capture_ends_in_one_line_and_stays_recoverable(tm
         assert sorted(s.id for s in store.list_sessions()) == ids
     finally:
         store.close()
+
+
+def test_microphone_lost_mid_session_keeps_the_clock_and_the_session(tmp_path):
+    """The device is unplugged for a while and comes back (issue 13 point 7): the recording goes on as
+    silence marked as a gap (the session's clock does not jump), the session finishes in the store with
+    audio as long as its clock (within 2 s), a gap event in its log, and it lists in the index."""
+    import time
+
+    from analysis.live import LiveOptions, LivePipeline
+    from app.session_runner import SessionRunner
+    from tests.test_session_runner import SilentSource
+
+    class UnpluggedMicrophone(SilentSource):  # keeps its gap spans as audio.sources.MicrophoneSource does
+        def read(self):
+            start = self.time
+            block = super().read()
+            if block is not None and block.gap:
+                if self.gaps and abs(self.gaps[-1][1] - start) < 1e-9:
+                    self.gaps[-1] = (self.gaps[-1][0], block.t1)
+                else:
+                    self.gaps.append((start, block.t1))
+            return block
+
+    store = open_test_store()
+    session = store.create_session({"client": "C-unplugged", "status": "recording"})
+    src = UnpluggedMicrophone()
+    src.mode = "sound"
+    runner = SessionRunner(src, session, lambda rec: LivePipeline(
+        LiveOptions(transcribe=False, diarize=False), on_record=rec), keep_audio=True)
+    runner.start()
+    try:
+        time.sleep(1.5)
+        src.status = "device lost"
+        time.sleep(1.5)
+        lost_state = runner.state()
+        src.status = "running"
+        time.sleep(1.0)
+    finally:
+        runner.stop()
+        timeline = runner.finish(timeout=30)
+    clock = runner.state().t
+    assert 3.0 <= clock <= 6.0, clock
+    assert lost_state.t >= 2.0  # the clock went on while the device was gone
+    audio_s = session.audio_reader().duration
+    assert abs(audio_s - clock) <= 2.0, (audio_s, clock)
+    assert abs(timeline.duration - clock) <= 2.0
+    events = session.read_events()
+    gaps = [e for e in events if e.get("type") == "gap"]
+    assert gaps and 1.0 <= gaps[-1]["end"] - gaps[0]["start"] <= 2.2, gaps  # the 1.5 s without a device
+    again = open_test_store()
+    try:
+        listed = {s.id: s for s in again.list_sessions()}
+        assert session.id in listed and listed[session.id].status == "finished", listed
+    finally:
+        again.close()
+        store.close()
