@@ -38,6 +38,26 @@ def dialogue(tmp_path_factory):
 TEST_PASSPHRASE = "correct horse battery staple"  # tests only
 
 
+def _make_home(home: Path) -> Path:
+    from app.vault import Argon2Params, Vault
+
+    Vault.create(home / "store" / "vault.json", TEST_PASSPHRASE,
+                 argon2=Argon2Params(memory_kib=1024, iterations=1, lanes=1))
+    return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory):
+    """A data folder of the whole run for what module- and session-scoped fixtures start (they run before
+    the per-test folder below): never the user's own folder, whose voiceprints or settings would change
+    what a test's `attune analyze` does (an enrolled voice needs the store unlocked)."""
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("attune-run-home")
+        mp.setenv("ATTUNE_HOME", str(home))
+        mp.setenv("ATTUNE_PASSPHRASE", TEST_PASSPHRASE)
+        yield _make_home(home)
+
+
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory, monkeypatch):
     """Every test gets its own Attune data folder (settings, voiceprints, sessions) and its own
@@ -47,8 +67,4 @@ def _private_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("attune-home")
     monkeypatch.setenv("ATTUNE_HOME", str(home))
     monkeypatch.setenv("ATTUNE_PASSPHRASE", TEST_PASSPHRASE)
-    from app.vault import Argon2Params, Vault
-
-    Vault.create(home / "store" / "vault.json", TEST_PASSPHRASE,
-                 argon2=Argon2Params(memory_kib=1024, iterations=1, lanes=1))
-    return home
+    return _make_home(home)
