@@ -89,6 +89,9 @@ def test_sounddevice_fallback_plays_on_the_output_device(pulse, speech_wav):  # 
             player.set_source({str(speech_wav)!r}, 11.0)
             player.seek(1.0)
             player.play()
+            end = time.monotonic() + 5
+            while time.monotonic() < end and player.position() <= 1.2:  # the output has started
+                spin(0.02)
             t0, p0 = time.monotonic(), player.position()
             spin({PLAY_S})
             t1, p1 = time.monotonic(), player.position()
@@ -111,3 +114,43 @@ def test_sounddevice_fallback_plays_on_the_output_device(pulse, speech_wav):  # 
     assert not info["playing"], info
     frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)
     assert (np.sqrt((frames ** 2).mean(axis=1)) > 0.01).sum() >= 10
+
+
+def test_playback_follows_a_new_default_output(pulse, speech_wav):  # noqa: F811 (fixtures)
+    """Headphones plugged in mid-review: a second output appears and becomes the default; the review
+    player moves to it and keeps playing."""
+    env = {**pulse["env"], "QT_QPA_PLATFORM": "offscreen"}
+    info = _child(f"""
+        import json, subprocess, time
+        from PySide6.QtCore import QEventLoop
+        from PySide6.QtMultimedia import QMediaDevices
+        from PySide6.QtWidgets import QApplication
+        from ui.review_player import ReviewPlayer
+
+        app = QApplication([])
+        def spin(seconds, until=lambda: False):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and not until():
+                app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+                time.sleep(0.005)
+        player = ReviewPlayer()
+        player.set_source({str(speech_wav)!r}, 11.0)
+        spin(20, lambda: player.is_loaded)
+        player.play()
+        spin(1.0)
+        before = player._out.device().description()
+        mod = subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=attune_phones",
+                              "sink_properties=device.description=Headphones"], capture_output=True, text=True)
+        subprocess.run(["pactl", "set-default-sink", "attune_phones"], check=True)
+        spin(5, lambda: player._out.device().description() == "Headphones")
+        after = player._out.device().description()
+        p0 = player._player.position()
+        spin(1.0)
+        moving = player._player.position() > p0
+        player.pause()
+        subprocess.run(["pactl", "set-default-sink", "attune_sink"])
+        subprocess.run(["pactl", "unload-module", mod.stdout.strip()])
+        print(json.dumps({{"before": before, "after": after, "moving": moving}}))
+    """, env, timeout=120)
+    assert info["before"] != "Headphones" and info["after"] == "Headphones", info
+    assert info["moving"], info
