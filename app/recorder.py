@@ -340,20 +340,12 @@ def is_interrupted(session_dir: Any) -> bool:
         meta = read_session(d)
     except (OSError, ValueError):
         return False
-    if meta.get("status") != "recording":
-        return False
-    try:
-        pid = int(meta.get("pid") or 0)
-    except (TypeError, ValueError):  # a damaged session.json: treated as a process that is gone
-        pid = 0
-    same_host = meta.get("host") in (None, socket.gethostname())
-    if pid == os.getpid() and same_host:
-        return False
-    if not same_host or not pid or not _pid_alive(pid):
-        return True
-    files = [d / n for n in (AUDIO_NAME, EVENTS_NAME, SESSION_NAME) if (d / n).exists()]
-    newest = max((f.stat().st_mtime for f in files), default=0.0)
-    return time.time() - newest > STALE_S
+
+    def newest_mtime() -> float:
+        files = [d / n for n in (AUDIO_NAME, EVENTS_NAME, SESSION_NAME) if (d / n).exists()]
+        return max((f.stat().st_mtime for f in files), default=0.0)
+
+    return _interrupted_meta(meta, newest_mtime)
 
 
 def find_interrupted(root: Any) -> list:

@@ -15,28 +15,15 @@ import soundfile as sf
 
 from analysis.live import LiveOptions, LivePipeline
 from analysis.scripted_diarizer import ScriptedDiarizer
-from analysis.timeline import Timeline, Utterance
+from analysis.timeline import Timeline
 from app.recorder import Recorder, find_interrupted, is_interrupted, recorded_seconds
 from app.session_runner import SessionConfig, drive_session, make_source
 from tests.conftest import TEST_PASSPHRASE
 from tests.store_util import only_session, open_test_store
+from tests.test_session_runner import ScriptTranscriber
 
 MARKER = "lavender submarine umbrella"  # spoken in the session and in its transcript
 PLAINTEXT = (re.compile(rb"RIFF.{4}WAVE", re.S), re.compile(rb"SQLite format 3"))
-
-
-class ScriptTranscriber:
-    """Stands in for Whisper: a stretch of speech becomes the script's words spoken in it."""
-
-    model = object()
-
-    def __init__(self, truth) -> None:
-        self.truth = truth
-
-    def transcribe(self, audio, offset: float = 0.0):
-        end = offset + len(audio) / 16_000
-        text = " ".join(u.text for u in self.truth.utterances if u.start < end and u.end > offset)
-        return [Utterance("?", offset, end, text)] if text else []
 
 
 @pytest.fixture(scope="module")
