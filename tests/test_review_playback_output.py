@@ -14,12 +14,24 @@ from tests.test_microphone import _child, pulse, speech_wav  # noqa: F401 (fixtu
 PLAY_S = 2.0
 
 
+def _play_and_listen(server: dict, code: str, env: dict) -> tuple[dict, int]:
+    """Run ``code`` in a child (``_child``) while recording the null sink's monitor: (the child's JSON,
+    how many 0.1-s frames of what reached the output were well above the sink's digital silence)."""
+    rec = subprocess.Popen(["parec", "--device=attune_sink.monitor", "--raw", "--format=s16le", "--rate=16000",
+                            "--channels=1", "--latency-msec=50"], env=server["env"], stdout=subprocess.PIPE)
+    try:
+        info = _child(code, env, timeout=120)
+    finally:
+        time.sleep(0.2)
+        rec.terminate()
+        heard = np.frombuffer(rec.communicate(timeout=10)[0], dtype=np.int16).astype(np.float32) / 32768.0
+    frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)
+    return info, int((np.sqrt((frames ** 2).mean(axis=1)) > 0.01).sum())
+
+
 def test_review_player_plays_on_the_output_device(pulse, speech_wav):  # noqa: F811 (fixtures)
     env = {**pulse["env"], "QT_QPA_PLATFORM": "offscreen"}
-    rec = subprocess.Popen(["parec", "--device=attune_sink.monitor", "--raw", "--format=s16le", "--rate=16000",
-                            "--channels=1", "--latency-msec=50"], env=pulse["env"], stdout=subprocess.PIPE)
-    try:
-        info = _child(f"""
+    info, loud = _play_and_listen(pulse, f"""
             import json, time
             from PySide6.QtCore import QEventLoop, QTimer
             from PySide6.QtMultimedia import QMediaDevices
@@ -46,19 +58,12 @@ def test_review_player_plays_on_the_output_device(pulse, speech_wav):  # noqa: F
             spin(0.3)
             print(json.dumps({{"loaded": player.is_loaded, "start_ms": start_ms, "end_ms": end_ms,
                                "wall_s": t1 - t0, "output": QMediaDevices.defaultAudioOutput().description()}}))
-        """, env, timeout=120)
-    finally:
-        time.sleep(0.2)
-        rec.terminate()
-        heard = np.frombuffer(rec.communicate(timeout=10)[0], dtype=np.int16).astype(np.float32) / 32768.0
+        """, env)
     assert info["loaded"], info
     advanced = (info["end_ms"] - info["start_ms"]) / 1000.0
     assert abs(advanced - info["wall_s"]) <= 0.35 * info["wall_s"], info  # about as fast as the clock
     assert advanced >= 0.8 * PLAY_S, info
-    # the speech reached the output: at least a second of it well above the null sink's digital silence
-    frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)  # 0.1-s frames
-    loud = np.sqrt((frames ** 2).mean(axis=1)) > 0.01
-    assert loud.sum() >= 10, (info, int(loud.sum()), len(frames))
+    assert loud >= 10, (info, loud)  # the speech reached the output: a second of it at least
 
 
 def test_sounddevice_fallback_plays_on_the_output_device(pulse, speech_wav):  # noqa: F811 (fixtures)
@@ -66,10 +71,7 @@ def test_sounddevice_fallback_plays_on_the_output_device(pulse, speech_wav):  # 
     chosen with ATTUNE_PLAYER=sounddevice, same interface, position with the wall clock, sound heard."""
     env = {**pulse["env"], "QT_QPA_PLATFORM": "offscreen", "ATTUNE_PLAYER": "sounddevice",
            "AUDIODEV": "pulse"}
-    rec = subprocess.Popen(["parec", "--device=attune_sink.monitor", "--raw", "--format=s16le", "--rate=16000",
-                            "--channels=1", "--latency-msec=50"], env=pulse["env"], stdout=subprocess.PIPE)
-    try:
-        info = _child(f"""
+    info, loud = _play_and_listen(pulse, f"""
             import json, time
             import sounddevice as sd
             sd.default.device = (None, "pulse")
@@ -103,17 +105,12 @@ def test_sounddevice_fallback_plays_on_the_output_device(pulse, speech_wav):  # 
             print(json.dumps({{"fallback": isinstance(player, SoundDevicePlayer), "errors": errors,
                                "advanced": p1 - p0, "wall_s": t1 - t0, "at_2x": player.position() - p1,
                                "playing": player.is_playing()}}))
-        """, env, timeout=120)
-    finally:
-        time.sleep(0.2)
-        rec.terminate()
-        heard = np.frombuffer(rec.communicate(timeout=10)[0], dtype=np.int16).astype(np.float32) / 32768.0
+        """, env)
     assert info["fallback"] and not info["errors"], info
     assert abs(info["advanced"] - info["wall_s"]) <= 0.35 * info["wall_s"], info
     assert 0.6 <= info["at_2x"] <= 1.6, info  # 0.5 s at 2x is about 1 s of the recording
     assert not info["playing"], info
-    frames = heard[: len(heard) // 1600 * 1600].reshape(-1, 1600)
-    assert (np.sqrt((frames ** 2).mean(axis=1)) > 0.01).sum() >= 10
+    assert loud >= 10, (info, loud)
 
 
 def test_playback_follows_a_new_default_output(pulse, speech_wav):  # noqa: F811 (fixtures)
