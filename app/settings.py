@@ -60,6 +60,28 @@ def is_recording(device: str | None) -> bool:
     return bool(device) and str(device).startswith("file:")
 
 
+# The allowed range of each number (one definition: the dataclass clamps a hand-edited file to it, the
+# settings window refuses a value outside it with a message). Integers for integer settings.
+LIMITS: dict[str, tuple[int, int] | tuple[float, float]] = {
+    "session_minutes": (5, 240),
+    "end_cue_minutes": (0, 30),
+    "nudge_talk_share": (0.5, 0.95),
+    "nudge_interruptions": (1, 20),
+    "pace_band": (0.02, 1.0),
+    "pitch_band_st": (0.2, 12.0),
+    "pitch_variability_band_st": (0.2, 12.0),
+    "loudness_band_db": (0.5, 30.0),
+    "retention_days": (0, 36500),
+    "idle_lock_minutes": (0, 24 * 60),
+}
+# The range of a goal's target, by the unit of its figure (app.library.FIGURES)
+GOAL_LIMITS: dict[str, tuple[float, float, str]] = {  # unit -> (lowest, highest, how it is written)
+    "%": (0.0, 100.0, "a percentage from 0 to 100"),
+    "/h": (0.0, 120.0, "a number per hour from 0 to 120"),
+    "s": (0.0, 600.0, "a number of seconds from 0 to 600"),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the clinician chose last time. Thresholds are the gentle-nudge triggers.
@@ -121,17 +143,8 @@ class Settings:
             object.__setattr__(self, "device", None)  # a preference, never a session's recording
         if self.theme not in THEMES:
             object.__setattr__(self, "theme", "dark")
-        object.__setattr__(self, "session_minutes", int(min(240, max(5, self.session_minutes))))
-        object.__setattr__(self, "end_cue_minutes", int(min(30, max(0, self.end_cue_minutes))))
-        object.__setattr__(self, "nudge_talk_share", float(min(0.95, max(0.5, self.nudge_talk_share))))
-        object.__setattr__(self, "nudge_interruptions", int(min(20, max(1, self.nudge_interruptions))))
-        object.__setattr__(self, "pace_band", float(min(1.0, max(0.02, self.pace_band))))
-        object.__setattr__(self, "pitch_band_st", float(min(12.0, max(0.2, self.pitch_band_st))))
-        object.__setattr__(self, "pitch_variability_band_st",
-                           float(min(12.0, max(0.2, self.pitch_variability_band_st))))
-        object.__setattr__(self, "loudness_band_db", float(min(30.0, max(0.5, self.loudness_band_db))))
-        object.__setattr__(self, "retention_days", int(min(36500, max(0, self.retention_days))))
-        object.__setattr__(self, "idle_lock_minutes", int(min(24 * 60, max(0, self.idle_lock_minutes))))
+        for name, (lo, hi) in LIMITS.items():  # out-of-range values from an edited file are clamped
+            object.__setattr__(self, name, type(lo)(min(hi, max(lo, getattr(self, name)))))
         from app.goals import parse_goal
 
         object.__setattr__(self, "goals", tuple(str(g) for g in self.goals if parse_goal(str(g)) is not None))
@@ -185,3 +198,49 @@ def save_settings(settings: Settings) -> Path:
     os.chmod(tmp, 0o600)  # an old tmp file may have had another mode
     tmp.replace(path)
     return path
+
+
+def goal_problems(specs: list[str] | tuple[str, ...]) -> list[str]:
+    """Why these goals cannot be saved, in plain words ([] when they can): a goal that is not one
+    (``app.goals.parse_goal``), a target outside its figure's range (``GOAL_LIMITS``), the same goal
+    twice, or "at least" above "at most" for one figure (no session could meet both)."""
+    from app.goals import parse_goal
+    from app.library import FIGURE_BY_KEY
+
+    problems: list[str] = []
+    seen: dict[tuple[str, bool], float] = {}
+
+    def add(problem: str) -> None:
+        if problem not in problems:
+            problems.append(problem)
+
+    for spec in specs:
+        goal = parse_goal(spec)
+        if goal is None:
+            add(f"\u201c{spec}\u201d is not a goal Attune knows (e.g. client_talk_share>=60).")
+            continue
+        noun = FIGURE_BY_KEY[goal.figure].noun
+        lo, hi, words = GOAL_LIMITS[FIGURE_BY_KEY[goal.figure].unit]
+        if not lo <= goal.target <= hi:
+            add(f"A goal for {noun} is {words}, not {goal.target:g}.")
+        key = (goal.figure, goal.at_least)
+        if key in seen:
+            add(f"There are two \u201c{'at least' if goal.at_least else 'at most'}\u201d goals for {noun}: "
+                "keep one.")
+        seen[key] = goal.target
+    for (figure, at_least), low in seen.items():
+        high = seen.get((figure, False)) if at_least else None
+        if high is not None and low > high:
+            add(f"No session can have {FIGURE_BY_KEY[figure].noun} at least {low:g} and at most {high:g}: "
+                "change one of the two goals.")
+    return problems
+
+
+def settings_problems(settings: Settings) -> list[str]:
+    """What the settings window must refuse beyond each number's own range (``LIMITS``): a closing cue
+    (when shown) that would start before the session does, and the goals' problems (:func:`goal_problems`)."""
+    problems = []
+    if settings.nudge_end and settings.end_cue_minutes >= settings.session_minutes:
+        problems.append(f"The closing cue ({settings.end_cue_minutes} min before the end) must come after "
+                        f"the session starts: make it shorter than the session ({settings.session_minutes} min).")
+    return problems + goal_problems(settings.goals)
