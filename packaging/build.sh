@@ -3,6 +3,8 @@
 #
 #   packaging/build.sh            # build venv + bundle
 #   ATTUNE_BUILD_VENV=/some/dir packaging/build.sh
+#   ATTUNE_BUILD_REF=HEAD packaging/build.sh   # bundle a commit (git archive into build/src), not the
+#                                              # working tree with whatever is uncommitted in it
 #
 # It prepares its own build environment and never touches the development venv (.venv/):
 #   1. a venv at build/venv (or $ATTUNE_BUILD_VENV),
@@ -11,8 +13,10 @@
 #   3. the project itself (not editable) with its dependencies, as pip's resolver picks them beside
 #      that torch (torchaudio, torchcodec, pyannote.audio 4.0.7, ...),
 #   4. PyInstaller,
-#   5. `pyinstaller build.spec` -> dist/attune/.
+#   5. `pyinstaller build.spec` -> dist/attune/,
+#   6. the archive dist/attune-linux-x86_64.tar.gz; the bundle's and the archive's sizes in bytes.
 # Each step's wall time and the venv's size after it go to build/build-times.txt.
+# Re-running reuses the venv (the pip steps are then quick no-ops).
 # Heavy steps run under `nice -n 19` (shared build machines); set ATTUNE_NICE= to run at normal priority.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +25,13 @@ VENV=${ATTUNE_BUILD_VENV:-$ROOT/build/venv}
 TORCH=${ATTUNE_TORCH:-torch==2.13.0+cpu}
 NICE=${ATTUNE_NICE-nice -n 19}
 mkdir -p build
+SRC=$ROOT
+if [[ -n ${ATTUNE_BUILD_REF:-} ]]; then  # a clean copy of that commit; the spec's paths follow it
+  SRC=$ROOT/build/src
+  rm -rf "$SRC"; mkdir -p "$SRC"
+  git -C "$ROOT" archive "$ATTUNE_BUILD_REF" | tar -x -C "$SRC"
+  echo "build: sources of $(git -C "$ROOT" rev-parse --short "$ATTUNE_BUILD_REF") in $SRC"
+fi
 TIMES=$ROOT/build/build-times.txt
 CONSTRAINTS=$ROOT/build/bundle-constraints.txt
 echo "$TORCH" >"$CONSTRAINTS"
@@ -51,7 +62,7 @@ if [[ ! -x $VENV/bin/python ]]; then
 fi
 step torch $NICE "${PIP[@]}" "$TORCH"
 # `.` rather than `-e .`: the bundle is built from what a user would install
-step project $NICE "${PIP[@]}" "$ROOT"
+step project $NICE "${PIP[@]}" "$SRC"
 step pyinstaller $NICE "${PIP[@]}" "pyinstaller>=6.10"
 
 # PyPI's torchaudio for Linux is built against the CUDA torch: its compiled extension needs
@@ -77,7 +88,10 @@ fi
 "$VENV/bin/python" -m pip freeze >"$ROOT/build/bundle-freeze.txt"
 
 step bundle $NICE "$VENV/bin/pyinstaller" --noconfirm --clean --distpath "$ROOT/dist" \
-  --workpath "$ROOT/build/pyinstaller" build.spec
+  --workpath "$ROOT/build/pyinstaller" "$SRC/build.spec"
 
-du -sm dist/attune | tee -a "$TIMES"
+step archive $NICE tar -C dist -czf dist/attune-linux-x86_64.tar.gz attune
+bytes=$(du -sb dist/attune | cut -f1) tgz=$(stat -c %s dist/attune-linux-x86_64.tar.gz)
+printf 'bundle       %d bytes (%d MB, %d MiB); tar.gz %d bytes (%d MB)\n' "$bytes" $((bytes / 1000000)) \
+  $((bytes / 1048576)) "$tgz" $((tgz / 1000000)) | tee -a "$TIMES"
 echo "build: done: dist/attune/attune  (smoke test: packaging/smoke_test.sh)"
