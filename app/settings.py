@@ -222,7 +222,7 @@ def goal_problems(specs: list[str] | tuple[str, ...]) -> list[str]:
         noun = FIGURE_BY_KEY[goal.figure].noun
         lo, hi, words = GOAL_LIMITS[FIGURE_BY_KEY[goal.figure].unit]
         if not lo <= goal.target <= hi:
-            add(f"A goal for {noun} is {words}, not {goal.target:g}.")
+            add(f"A goal for {noun} is {words}, not {goal.target:.10g}.")
         key = (goal.figure, goal.at_least)
         if key in seen:
             add(f"There are two \u201c{'at least' if goal.at_least else 'at most'}\u201d goals for {noun}: "
