@@ -26,7 +26,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QCursor, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCursor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.review_dir: Path | None = None  # the private working folder of a review, if one runs
         self.review_windows: list = []  # open review windows (ui.review_window.ReviewWindow)
         self.sessions_dialog = None
+        self.settings_dialog = None
         self.last_result: SessionResult | None = None
         self.blanked = False
         self._closing = False
@@ -140,6 +141,11 @@ class MainWindow(QMainWindow):
 
         self.privacy_key = QKeySequence(self.settings.privacy_key)
         self.blank_shortcut = self.add_privacy_key(self)
+        self.settings_action = QAction("Settings…", self)  # also the start page's button
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.show_settings)
+        self.addAction(self.settings_action)
+        self.settings_button.clicked.connect(self.settings_action.trigger)
         self.add_privacy_key(self.strip)
         app = QApplication.instance()
         if app is not None:  # every other window of the app gets the key when it first gains focus
@@ -257,6 +263,8 @@ class MainWindow(QMainWindow):
         self.audit_button = QPushButton("Audit log…")
         self.audit_button.setToolTip("What was done with the sessions: unlock, open, export, delete, retention")
         self.audit_button.clicked.connect(self.show_audit)
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.setToolTip("Session, privacy and your goals (Ctrl+,)")
         self.idle_message = QLabel("")
         self.idle_message.setObjectName("status")
         self.idle_message.setWordWrap(True)
@@ -274,6 +282,7 @@ class MainWindow(QMainWindow):
         reviews.addWidget(self.library_button)
         reviews.addWidget(self.audit_button)
         reviews.addStretch(1)
+        reviews.addWidget(self.settings_button)
         lay.addLayout(reviews)
         lay.addWidget(self.idle_message)
         lay.addSpacing(16)
@@ -308,7 +317,8 @@ class MainWindow(QMainWindow):
         form.addRow("Nudge when I speak", self.share_spin)
         form.addRow("Nudge after interruptions", self.int_spin)
         form.addRow("Closing cue", self.end_spin)
-        form.addRow("Privacy blank", QLabel(f"press {s.privacy_key} (again to show)"))
+        self.privacy_key_label = QLabel(f"press {s.privacy_key} (again to show)")
+        form.addRow("Privacy blank", self.privacy_key_label)
         lay.addLayout(form)
         lay.addStretch(1)
         return page
@@ -455,6 +465,59 @@ class MainWindow(QMainWindow):
         if self.blanked:
             self._hide_for_blank(dialog)
         return dialog
+
+    def show_settings(self):
+        """"Settings…" (Ctrl+,): the settings window (ui/settings_dialog.py); what it saves applies here at
+        once. Not while locked or blanked."""
+        from ui.settings_dialog import SettingsDialog
+
+        if self.locked or self.blanked:
+            return None
+        dialog = SettingsDialog(self.settings, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.settings_dialog = dialog
+        self.add_privacy_key(dialog)
+        dialog.saved_settings.connect(self.use_settings)
+        dialog.finished.connect(lambda _code: setattr(self, "settings_dialog", None))
+        dialog.open()
+        return dialog
+
+    def use_settings(self, settings: Settings) -> None:
+        """Settings saved by the settings window: the start page's controls, the theme, the idle lock and
+        the privacy key follow them (the next session and review windows read them when they start)."""
+        self.settings = settings
+        for widget, value in ((self.theme_combo, settings.theme), (self.nudges_box, settings.nudges),
+                              (self.share_spin, round(100 * settings.nudge_talk_share)),
+                              (self.int_spin, settings.nudge_interruptions),
+                              (self.end_spin, settings.end_cue_minutes)):
+            widget.blockSignals(True)  # the start page must not save its own copy over these
+            if isinstance(widget, QComboBox):
+                widget.setCurrentText(value)
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(value)
+            else:
+                widget.setValue(value)
+            widget.blockSignals(False)
+        self.live_view.settings = settings
+        self.live_view.model.settings = settings
+        self.apply_theme(settings.theme)
+        on_top = Qt.WindowType.WindowStaysOnTopHint
+        if bool(self.strip.windowFlags() & on_top) != settings.strip_on_top:  # (the strip is hidden here)
+            self.strip.setWindowFlag(on_top, settings.strip_on_top)
+        if self.idle_lock.minutes != settings.idle_lock_minutes:
+            self.idle_lock.stop()
+            self.idle_lock = IdleLock(settings.idle_lock_minutes, busy=lambda: self.controller.running,
+                                      on_lock=self.lock_app, parent=self)
+        key = QKeySequence(settings.privacy_key)
+        if key != self.privacy_key:
+            for window in QApplication.topLevelWidgets():
+                if window.property(PRIVACY_PROPERTY):
+                    for shortcut in window.findChildren(QShortcut):
+                        if shortcut.key() == self.privacy_key:
+                            shortcut.setKey(key)
+            self.privacy_key = key
+            self.blank_button.setText(f"Blank ({settings.privacy_key})")
+            self.privacy_key_label.setText(f"press {settings.privacy_key} (again to show)")
 
     def show_library(self):
         """"Library…": every session with its figures, and the trends (ui/library_window.py)."""
