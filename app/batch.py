@@ -296,6 +296,8 @@ class BatchConfig:
     progress: bool = True
     engine: str = "local"
     scheduler: str | None = None  # dask: a scheduler's address; None: a local cluster
+    # --store: what each new session's description also records (client pseudonym, clinician, tags)
+    session_meta: dict[str, Any] = field(default_factory=dict)
 
 
 def cores() -> int:
@@ -440,6 +442,7 @@ class Batch:
 
         tl = rec["timeline"]
         session = self.store.create_session({
+            **self.config.session_meta, **_recorded_at(path),
             "mode": "analysis", "status": "analysed", "batch_key": key,
             "source": {"file": os.fsdecode(Path(path).name)}, "duration": round(float(tl["duration"]), 3),
             "metrics": {**headline_metrics(Timeline.from_dict(tl)), **figures_from_timeline(tl)}})
@@ -558,6 +561,15 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def _recorded_at(path: str) -> dict[str, str]:
+    """``{"started_at": ...}``: a recording's date for the library, its file's modification time (when the
+    recorder last wrote it); empty when the file cannot be read."""
+    try:
+        return {"started_at": datetime.fromtimestamp(os.stat(path).st_mtime, UTC).isoformat(timespec="seconds")}
+    except OSError:
+        return {}
 
 
 def _duration_of(path: Path) -> float | None:

@@ -31,6 +31,11 @@ def add_parser(subparsers) -> None:
     where.add_argument("--out", metavar="DIR", help="write plain (unencrypted) timelines, RTTM files and the "
                        "run's manifest to DIR")
     where.add_argument("--store", action="store_true", help="add each result to the encrypted store as a session")
+    p.add_argument("--client", metavar="PSEUDONYM", help="--store: the client pseudonym of every session added")
+    p.add_argument("--clinician", metavar="NAME", help="--store: the clinician of every session added (default: "
+                   "this installation's own)")
+    p.add_argument("--tag", action="append", default=[], metavar="TAG", help="--store: a tag of every session "
+                   "added (repeatable)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="worker processes (default: one per core)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="CPU threads per worker (default: cores / workers, at least 1)")
@@ -57,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.out and not args.store:
         _err("say where the results go: --out DIR (plain files) or --store (the encrypted store)")
+        return 2
+    if (args.client or args.clinician or args.tag) and not args.store:
+        _err("--client, --clinician and --tag describe sessions of the encrypted store: add --store")
         return 2
     if args.workers < 0 or args.threads < 0:
         _err("--workers and --threads must be positive")
@@ -88,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     config = batch.BatchConfig(out=args.out or "", options=options, workers=args.workers, threads=args.threads,
                                retry_failed=args.retry_failed, shard=shard,
                                analyze=args.analysis_function or batch.DEFAULT_ANALYZE,
-                               progress=not args.quiet, engine=args.engine, scheduler=args.scheduler)
+                               progress=not args.quiet, engine=args.engine, scheduler=args.scheduler,
+                               session_meta=batch_session_meta(args.client, args.clinician, args.tag))
     if args.engine == "dask":
         try:
             import dask.distributed  # noqa: F401
@@ -111,6 +120,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{counts['done']} of {len(mine)} file(s) done ({counts['analysed']} analysed now), "
           f"{counts['failed'] + counts['skipped_failed']} failed, {counts['unreadable']} unreadable")
     return 1 if counts["failed"] or counts["skipped_failed"] or counts["unreadable"] or problems else 0
+
+
+def batch_session_meta(client: str | None, clinician: str | None, tags) -> dict:
+    """What ``--client``, ``--clinician`` and ``--tag`` add to each stored session's description."""
+    meta: dict = {}
+    if client and client.strip():
+        meta["client"] = client.strip()
+    if clinician and clinician.strip():
+        meta["clinician"] = clinician.strip()
+    tags = sorted({t.strip() for t in tags or () if t.strip()})
+    if tags:
+        meta["tags"] = tags
+    return meta
 
 
 def run_status(out: str | None, args: argparse.Namespace) -> int:

@@ -139,6 +139,7 @@ class Row:
     tags: tuple[str, ...]
     status: str | None
     figures: dict[str, Any] = field(default_factory=dict)
+    clinician: str = ""  # the session's clinician; sessions that recorded none are the installation's own
 
 
 def parse_time(iso: str | None) -> dt.datetime | None:
@@ -151,12 +152,24 @@ def parse_time(iso: str | None) -> dt.datetime | None:
     return t if t.tzinfo else t.astimezone()
 
 
-def rows_from_summaries(summaries: Iterable) -> list[Row]:
+OWN_CLINICIAN = "Me (this installation)"  # the clinician of sessions that recorded none, when none is set
+
+
+def own_clinician_label() -> str:
+    """The name the library gives the installation's own clinician: the ``clinician`` setting, if set."""
+    from app.store import own_clinician
+
+    return own_clinician() or OWN_CLINICIAN
+
+
+def rows_from_summaries(summaries: Iterable, own: str = OWN_CLINICIAN) -> list[Row]:
+    """The library's rows of the index's summaries; a session without a clinician is ``own``'s."""
     rows = []
     for s in summaries:
         m = dict(s.metrics or {})
         rows.append(Row(s.id, parse_time(s.started_at), s.client, s.duration_s, tuple(s.tags), s.status,
-                        {f.key: m[f.key] for f in FIGURES if _num(m.get(f.key)) is not None}))
+                        {f.key: m[f.key] for f in FIGURES if _num(m.get(f.key)) is not None},
+                        getattr(s, "clinician", None) or own))
     return sorted(rows, key=lambda r: (r.when is None, r.when or dt.datetime.min.replace(tzinfo=dt.UTC)),
                   reverse=False)
 
@@ -166,15 +179,19 @@ def load_rows(store) -> list[Row]:
     summaries = store.list_sessions()
     if ensure_figures(store, summaries):
         summaries = store.list_sessions()
-    return rows_from_summaries(summaries)
+    return rows_from_summaries(summaries, own_clinician_label())
 
 
 def filter_rows(rows: Sequence[Row], client: str | None = None, tag: str | None = None,
-                since: dt.date | None = None, until: dt.date | None = None) -> list[Row]:
-    """Rows of one client pseudonym, with one tag, within a date range (both ends included)."""
+                since: dt.date | None = None, until: dt.date | None = None,
+                clinician: str | None = None) -> list[Row]:
+    """Rows of one client pseudonym, with one tag, within a date range (both ends included), of one
+    clinician."""
     out = []
     for r in rows:
         if client and r.client != client:
+            continue
+        if clinician and r.clinician != clinician:
             continue
         if tag and tag not in r.tags:
             continue
@@ -189,6 +206,10 @@ def filter_rows(rows: Sequence[Row], client: str | None = None, tag: str | None 
 
 def clients(rows: Iterable[Row]) -> list[str]:
     return sorted({r.client for r in rows if r.client})
+
+
+def clinicians(rows: Iterable[Row]) -> list[str]:
+    return sorted({r.clinician for r in rows if r.clinician})
 
 
 def tags(rows: Iterable[Row]) -> list[str]:
@@ -275,15 +296,15 @@ def band_note(key: str, value: float) -> str:
 
 
 def trends_csv(rows: Sequence[Row]) -> str:
-    """The figures of ``rows`` as CSV (date, client, length, tags, each figure), oldest first."""
+    """The figures of ``rows`` as CSV (date, client, clinician, length, tags, each figure), oldest first."""
     import csv
     import io
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["session", "date", "client", "minutes", "tags", *(f.key for f in FIGURES)])
+    w.writerow(["session", "date", "client", "clinician", "minutes", "tags", *(f.key for f in FIGURES)])
     for r in rows:
-        w.writerow([r.id, r.when.isoformat(timespec="minutes") if r.when else "", r.client or "",
+        w.writerow([r.id, r.when.isoformat(timespec="minutes") if r.when else "", r.client or "", r.clinician,
                     "" if r.duration_s is None else f"{r.duration_s / 60:.1f}", ";".join(r.tags),
                     *("" if r.figures.get(f.key) is None else r.figures[f.key] for f in FIGURES)])
     return buf.getvalue()

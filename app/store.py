@@ -126,6 +126,18 @@ def vault_path(root: str | Path | None = None) -> Path:
     return Path(root if root is not None else store_root()) / VAULT_NAME
 
 
+def own_clinician() -> str | None:
+    """The installation's clinician (the ``clinician`` setting), recorded in each new session; None when
+    none is set (a session without a clinician is the installation's own)."""
+    from app.settings import load_settings
+
+    try:
+        name = getattr(load_settings(), "clinician", None)
+    except Exception:  # unreadable settings: nothing recorded, as before the setting existed
+        return None
+    return str(name).strip() or None if name else None
+
+
 def check_session_id(session_id: str) -> str:
     if not isinstance(session_id, str) or not _ID_RE.match(session_id):
         raise SessionNotFoundError(f"{session_id!r} is not a session id")
@@ -157,8 +169,13 @@ def _m3_doc_mtime(con) -> None:
     con.execute("ALTER TABLE sessions ADD COLUMN doc_mtime_ns INTEGER")
 
 
+def _m4_clinician(con) -> None:
+    # the clinician of a session (issue 16: trends per clinician); no session recorded one before
+    con.execute("ALTER TABLE sessions ADD COLUMN clinician TEXT")
+
+
 # MIGRATIONS[i] brings the index from schema version i to i + 1; append, never edit or reorder
-MIGRATIONS: tuple[Callable[[Any], None], ...] = (_m1_sessions, _m2_tags, _m3_doc_mtime)
+MIGRATIONS: tuple[Callable[[Any], None], ...] = (_m1_sessions, _m2_tags, _m3_doc_mtime, _m4_clinician)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -174,6 +191,7 @@ class SessionSummary:
     metrics: dict[str, Any] = field(default_factory=dict)  # headline metrics
     consent: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    clinician: str | None = None  # None: the installation's own
 
 
 def summary_from_meta(session_id: str, meta: Mapping[str, Any]) -> SessionSummary:
@@ -189,7 +207,8 @@ def summary_from_meta(session_id: str, meta: Mapping[str, Any]) -> SessionSummar
         status=text(meta.get("status")),
         metrics=dict(meta.get("metrics") or {}) if isinstance(meta.get("metrics"), Mapping) else {},
         consent=dict(meta.get("consent") or {}) if isinstance(meta.get("consent"), Mapping) else {},
-        tags=tuple(sorted({str(t) for t in tags})) if isinstance(tags, list | tuple) else ())
+        tags=tuple(sorted({str(t) for t in tags})) if isinstance(tags, list | tuple) else (),
+        clinician=text(meta.get("clinician")))
 
 
 class Index:
@@ -255,9 +274,9 @@ class Index:
             try:
                 self.con.execute(
                     "INSERT OR REPLACE INTO sessions (id, client, started_at, duration_s, status, metrics, "
-                    "consent, updated_at, doc_mtime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "consent, updated_at, doc_mtime_ns, clinician) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (s.id, s.client, s.started_at, s.duration_s, s.status, json.dumps(s.metrics, sort_keys=True),
-                     json.dumps(s.consent, sort_keys=True), _now_iso(), doc_mtime_ns))
+                     json.dumps(s.consent, sort_keys=True), _now_iso(), doc_mtime_ns, s.clinician))
                 self.con.execute("DELETE FROM session_tags WHERE session_id = ?", (s.id,))
                 self.con.executemany("INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
                                      [(s.id, t) for t in s.tags])
@@ -284,7 +303,7 @@ class Index:
 
     def list(self, tag: str | None = None, client: str | None = None) -> list[SessionSummary]:
         with self._lock:
-            sql = ("SELECT id, client, started_at, duration_s, status, metrics, consent FROM sessions")
+            sql = ("SELECT id, client, started_at, duration_s, status, metrics, consent, clinician FROM sessions")
             where, args = [], []
             if tag is not None:
                 where.append("id IN (SELECT session_id FROM session_tags WHERE tag = ?)")
@@ -300,7 +319,7 @@ class Index:
                 tags.setdefault(sid, []).append(t)
         return [SessionSummary(id=r[0], client=r[1], started_at=r[2], duration_s=r[3], status=r[4],
                                metrics=json.loads(r[5] or "{}"), consent=json.loads(r[6] or "{}"),
-                               tags=tuple(tags.get(r[0], ()))) for r in rows]
+                               tags=tuple(tags.get(r[0], ())), clinician=r[7]) for r in rows]
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(Exception):
@@ -673,7 +692,11 @@ class Store:
 
     def create_session(self, meta: Mapping[str, Any] | None = None) -> Session:
         """A new session folder (0700) with a fresh key and its description (``meta`` plus schema, id,
-        ``created_at``, ``status`` "new" unless given), listed in the index."""
+        ``created_at``, ``status`` "new" unless given, ``clinician`` the installation's own unless given
+        and when one is set), listed in the index."""
+        meta = dict(meta or {})
+        if "clinician" not in meta and (own := own_clinician()):
+            meta["clinician"] = own
         with self._lock:
             session_id = uuid.uuid4().hex
             d = self.sessions_dir / session_id

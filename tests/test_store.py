@@ -165,8 +165,8 @@ def test_index_migrations(master, root):
     con.commit()
     con.close()
     index = Index(path, master.derive(INDEX_PURPOSE))
-    assert index.version() == SCHEMA_VERSION == 3
-    assert [r[0] for r in index.con.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+    assert index.version() == SCHEMA_VERSION == 4
+    assert [r[0] for r in index.con.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
     assert [s.client for s in index.list()] == ["C-old"]  # the row survives the migration
     index.con.execute("INSERT INTO schema_version VALUES (99)")
     index.close()

@@ -96,6 +96,7 @@ class LibraryWindow(QMainWindow):
         central = QWidget()
         lay = QVBoxLayout(central)
         filters = QHBoxLayout()
+        self.clinician_box = QComboBox()
         self.client_box = QComboBox()
         self.tag_box = QComboBox()
         self.since_check = QCheckBox("From")
@@ -107,10 +108,12 @@ class LibraryWindow(QMainWindow):
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setDate(QDate.currentDate())
             edit.dateChanged.connect(self.apply_filters)
-        for w in (self.client_box, self.tag_box):
+        for w in (self.clinician_box, self.client_box, self.tag_box):
             w.currentIndexChanged.connect(self.apply_filters)
         for c in (self.since_check, self.until_check):
             c.toggled.connect(self.apply_filters)
+        filters.addWidget(QLabel("Clinician"))
+        filters.addWidget(self.clinician_box)
         filters.addWidget(QLabel("Client"))
         filters.addWidget(self.client_box)
         filters.addWidget(QLabel("Tag"))
@@ -217,7 +220,8 @@ class LibraryWindow(QMainWindow):
         self.apply_filters()
 
     def _fill_choices(self) -> None:
-        for box, values in ((self.client_box, library.clients(self.rows)), (self.tag_box, library.tags(self.rows))):
+        for box, values in ((self.clinician_box, library.clinicians(self.rows)),
+                            (self.client_box, library.clients(self.rows)), (self.tag_box, library.tags(self.rows))):
             keep = box.currentText()
             box.blockSignals(True)
             box.clear()
@@ -228,12 +232,13 @@ class LibraryWindow(QMainWindow):
             box.blockSignals(False)
 
     def set_filters(self, client: str | None = None, tag: str | None = None, since: dt.date | None = None,
-                    until: dt.date | None = None) -> None:
+                    until: dt.date | None = None, clinician: str | None = None) -> None:
         """Set every filter at once (None: any) and apply them."""
-        widgets = (self.client_box, self.tag_box, self.since_check, self.until_check, self.since_edit,
-                   self.until_edit)
+        widgets = (self.clinician_box, self.client_box, self.tag_box, self.since_check, self.until_check,
+                   self.since_edit, self.until_edit)
         for w in widgets:
             w.blockSignals(True)
+        self.clinician_box.setCurrentText(clinician or ALL)
         self.client_box.setCurrentText(client or ALL)
         self.tag_box.setCurrentText(tag or ALL)
         self.since_check.setChecked(since is not None)
@@ -251,8 +256,11 @@ class LibraryWindow(QMainWindow):
             d = edit.date()
             return dt.date(d.year(), d.month(), d.day())
 
-        return {"client": None if self.client_box.currentText() in ("", ALL) else self.client_box.currentText(),
-                "tag": None if self.tag_box.currentText() in ("", ALL) else self.tag_box.currentText(),
+        def choice(box):
+            return None if box.currentText() in ("", ALL) else box.currentText()
+
+        return {"client": choice(self.client_box), "tag": choice(self.tag_box),
+                "clinician": choice(self.clinician_box),
                 "since": date(self.since_edit) if self.since_check.isChecked() else None,
                 "until": date(self.until_edit) if self.until_check.isChecked() else None}
 
@@ -463,8 +471,10 @@ class LibraryWindow(QMainWindow):
             self.band_items.append(line)
         self.plot.setLabel("left", f"{fig.label}" + (f" ({fig.unit})" if fig.unit else ""))
         self.plot.setLabel("bottom", "session date")
-        scope = self.filters()["client"]
-        who = f"client {scope}" if scope else "all clients"
+        chosen = self.filters()
+        who = f"client {chosen['client']}" if chosen["client"] else "all clients"
+        if chosen["clinician"]:
+            who = f"{chosen['clinician']}, {who}"
         text = f"{fig.label}, {who}, {len(ys)} session(s): {library.summarize(self.shown, key)}"
         if goal is not None:
             from app.goals import sessions_meeting
