@@ -4,6 +4,7 @@ the cue engine computed from scripted turns (a therapist who interrupts less fro
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -141,7 +142,7 @@ def test_tag_delete_and_export(qtbot, seeded, tmp_path):
     out = tmp_path / "trends.csv"
     win.export_csv(str(out))
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("session,date,client,minutes,tags,therapist_talk_share")
+    assert lines[0].startswith("session,date,client,clinician,minutes,tags,therapist_talk_share")
     assert len(lines) == 1 + len(ids) - 1
 
 
@@ -169,3 +170,132 @@ def test_the_main_window_opens_the_library(qtbot, seeded):
     lib = win.show_library()
     assert sorted(lib.table_ids()) == sorted(ids)
     lib.close()
+
+
+# -- the library on sessions analysed from generated dialogues ---------------------------------------
+def _dialogue(k: int):
+    """A short two-voice dialogue (therapist S1, client S2; about 30 s) in which the therapist interrupts
+    the client ``k`` times."""
+    from app.synth import Line, Script
+    from app.synth_scripts import CLIENT, QUESTIONS, REFLECTIONS, STATEMENTS, THERAPIST
+
+    lines = []
+    for i in range(4):
+        lines.append(Line("S1", QUESTIONS[i + k], 0.8))
+        lines.append(Line("S2", STATEMENTS[i + k], 0.7))
+        if i < k:
+            lines.append(Line("S1", REFLECTIONS[i], kind="interruption", at=1.5))
+    return Script((THERAPIST, CLIENT), tuple(lines), lead_in=0.5, tail=0.5)
+
+
+DIALOGUES = [  # name, therapist's interruptions, recorded on (the file's date), client, clinician
+    ("sep", 2, "2026-09-15T10:00:00+00:00", "C-01", None),
+    ("oct", 1, "2026-10-14T10:00:00+00:00", "C-02", "Dr Ada"),
+    ("nov", 0, "2026-11-17T10:00:00+00:00", "C-01", None),
+]
+
+
+def _reference(timeline: dict) -> dict:
+    """The library's figures recomputed from a stored timeline's turns by the reference computation of
+    docs/cues.md (analysis/cue_reference.py, which shares no code with the cue engine)."""
+    import statistics
+
+    from analysis.cue_reference import intervals_of, reference_cues
+    from analysis.timeline import Turn
+
+    roles = {sp["id"]: sp["role"] for sp in timeline["speakers"]}
+    me = next(sid for sid, role in roles.items() if role == "therapist")
+    turns = [Turn(t["speaker"], t["start"], t["end"]) for t in timeline["turns"]]
+    ref = reference_cues({sid: [] for sid in roles} | intervals_of(turns), timeline["duration"])
+    share = ref.talk_share
+    return {"therapist_talk_share": 100 * share[me],
+            "client_talk_share": 100 * sum(v for sid, v in share.items() if roles[sid] == "client"),
+            "interruptions_per_hour": sum(e.kind == "interruption" and e.by == me for e in ref.events)
+            / (timeline["duration"] / 3600),
+            "response_latency_median": statistics.median(ref.latencies[me]),
+            "silences": sum(e.kind == "silence" for e in ref.events)}
+
+
+def test_library_on_sessions_analysed_from_generated_dialogues(qtbot, tmp_path, monkeypatch):
+    """Three generated dialogues (the therapist interrupting less each month) analysed into the encrypted
+    store by ``attune batch --store`` (decoding, VAD, role assignment by the enrolled voice, the cue
+    engine; the dialogue's rendered turns stand in for the diarizer: tests/batch_dialogue.py); the library
+    lists them with the figures the reference computation gives from each stored timeline, filters them by
+    client, clinician, tag and dates, and the trend chart draws those figures at the recordings' dates."""
+    import os
+
+    from app import voiceprints
+    from app.cli import main
+    from app.synth import Truth, render
+    from app.unlock import set_app_store
+    from tests.batch_dialogue import voice
+    from tests.store_util import open_test_store
+    from ui.library_window import LibraryWindow
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))  # the workers import tests.batch_dialogue
+    with open_test_store() as store:
+        voiceprints.save("Me", voice(0), store=store)  # the therapist's "voice" (S1's stand-in voiceprint)
+    folders = {}
+    for name, k, when, client, clinician in DIALOGUES:
+        folder = folders.setdefault((client, clinician), tmp_path / f"{client}-{clinician or 'own'}")
+        wav = folder / f"{name}.wav"
+        render(_dialogue(k), wav)
+        stamp = dt.datetime.fromisoformat(when).timestamp()
+        os.utime(wav, (stamp, stamp))  # the recording's date: its file's
+    try:
+        for (client, clinician), folder in folders.items():
+            argv = ["batch", str(folder), "--store", "--client", client, "--tag", "generated", "--workers", "1",
+                    "--no-transcribe", "-q", "--analysis-function", "tests.batch_dialogue:analyze"]
+            assert main(argv + (["--clinician", clinician] if clinician else [])) == 0
+    finally:
+        set_app_store(None)  # the CLI unlocked the app's store for the enrolled voice
+
+    store = open_test_store()
+    try:
+        win = LibraryWindow(store, open_session=lambda _sid: None, goals=())
+        qtbot.addWidget(win)
+        assert len(win.table_ids()) == 3
+        by_name = {}
+        for row in win.rows:
+            meta = store.session(row.id).meta
+            name = Path(meta["source"]["file"]).stem
+            by_name[name] = row
+            spec = next(d for d in DIALOGUES if d[0] == name)
+            assert (row.client, row.tags, row.when) == (spec[3], ("generated",), dt.datetime.fromisoformat(spec[2]))
+            assert row.clinician == (spec[4] or library.OWN_CLINICIAN)
+            timeline = store.session(row.id).read_json("timeline")
+            truth = Truth.load(folders[(spec[3], spec[4])] / f"{name}.truth.json")
+            assert len(timeline["turns"]) == len(truth.turns)  # the dialogue's own turns, through the store
+            assert [sp["role"] for sp in timeline["speakers"]] == ["therapist", "client"]
+            expected = _reference(timeline)
+            for key, value in expected.items():
+                assert row.figures[key] == pytest.approx(value, abs=0.06), (name, key)
+            assert row.figures["interruptions_per_hour"] == pytest.approx(
+                spec[1] * 3600 / timeline["duration"], rel=1e-3)  # the script's interruptions, all found
+        ids = {name: row.id for name, row in by_name.items()}
+        shares = dict(zip(win.table_ids(), win.column_values("therapist_talk_share"), strict=True))
+        for row in by_name.values():
+            assert float(shares[row.id]) == pytest.approx(row.figures["therapist_talk_share"], abs=0.051)
+
+        win.set_filters(client="C-01")
+        assert sorted(win.table_ids()) == sorted([ids["sep"], ids["nov"]])
+        win.set_filters(clinician="Dr Ada")
+        assert win.table_ids() == [ids["oct"]]
+        win.set_filters(clinician=library.OWN_CLINICIAN, tag="generated")
+        assert sorted(win.table_ids()) == sorted([ids["sep"], ids["nov"]])
+        win.set_filters(since=dt.date(2026, 10, 1), until=dt.date(2026, 11, 30))
+        assert sorted(win.table_ids()) == sorted([ids["oct"], ids["nov"]])
+
+        win.set_filters(client="C-01")
+        for key in ("interruptions_per_hour", "therapist_talk_share"):
+            win.set_trend(key)
+            xs, ys = win.trend_data()
+            assert xs == [by_name["sep"].when.timestamp(), by_name["nov"].when.timestamp()]
+            assert ys == pytest.approx([_reference(store.session(ids[n]).read_json("timeline"))[key]
+                                        for n in ("sep", "nov")], abs=0.06)
+        win.set_trend("interruptions_per_hour")
+        assert win.trend_data()[1][0] > 0 == win.trend_data()[1][1]
+        text = win.summary.text()
+        assert "client C-01, 2 session(s)" in text and "September 2026" in text and "November 2026" in text, text
+    finally:
+        store.close()
