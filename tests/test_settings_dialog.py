@@ -229,8 +229,14 @@ def test_a_goal_set_in_settings_appears_on_the_dashboard(qtbot, win, dialogue):
 def test_what_the_window_saves_the_main_window_keeps_and_applies(qtbot, win):
     """The start page's own controls save the window's settings: after OK they must carry the new goals,
     retention and key, not the values the window had before (which would undo the dialog)."""
+    from PySide6.QtWidgets import QApplication
+
     w = win()
-    d = w.show_settings()
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5_000)
+    qtbot.keyClick(QApplication.focusWidget() or w, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    d = w.settings_dialog  # Ctrl+, opened it
+    assert isinstance(d, SettingsDialog) and d.isVisible()
     d.add_goal().set_goal("interruptions_per_hour", False, "2")
     d.retention_spin.setValue(60)
     d.idle_spin.setValue(5)
