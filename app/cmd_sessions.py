@@ -8,12 +8,15 @@ status, client pseudonym, tags; no words of the session). ``delete`` removes a s
 key is destroyed first (so whatever is left of its files on disk can no longer be decrypted), then its
 folder and its index row; the deletion is written to the audit log. ``import`` copies each plain session
 folder under DIR (default ``<data dir>/sessions``) into the store and removes it once the copy reads back;
-a folder that fails is left as it was, with one line saying why.
+a folder that fails is left as it was, with one line saying why. ``trends --out DIR [--format csv,html,pdf]``
+exports the library's trends of the sessions chosen by ``--client``, ``--clinician``, ``--tag``, ``--since``
+and ``--until`` (issue 16, app/trends_report.py): their figures as CSV and the trends report.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -42,7 +45,26 @@ def add_parser(subparsers) -> None:
     im.add_argument("directory", nargs="?", metavar="DIR",
                     help="the folder of plain session folders (default: <data dir>/sessions)")
     add_passphrase_option(im)
+    tr = sub.add_parser("trends", help="export the trends of the sessions (figures as CSV, the trends report as "
+                                       "HTML and PDF)")
+    tr.add_argument("--out", required=True, metavar="DIR", help="the folder to write attune-trends.* into")
+    tr.add_argument("--format", default="csv,html", metavar="LIST",
+                    help="comma-separated: csv, html, pdf (default: csv,html)")
+    tr.add_argument("--client", metavar="PSEUDONYM", help="only this client's sessions")
+    tr.add_argument("--clinician", metavar="NAME", help="only this clinician's sessions (sessions that recorded "
+                    "none are the installation's own)")
+    tr.add_argument("--tag", metavar="TAG", help="only sessions with this tag")
+    tr.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only sessions on or after this day")
+    tr.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only sessions on or before this day")
+    add_passphrase_option(tr)
     p.set_defaults(func=run)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _err(message: str) -> None:
@@ -94,15 +116,44 @@ def _import(store, args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _trends(store, args: argparse.Namespace, formats: list[str]) -> int:
+    from app import library, trends_report
+    from app.goals import parse_goals
+    from app.settings import load_settings
+
+    filters = {"client": args.client, "clinician": args.clinician, "tag": args.tag, "since": args.since,
+               "until": args.until}
+    rows = library.filter_rows(library.load_rows(store), **filters)
+    try:
+        paths = trends_report.write_trends(rows, args.out, formats, scope=trends_report.scope_text(filters),
+                                           goals=parse_goals(load_settings().goals))
+    except OSError as exc:
+        _err(f"{args.out}: the trends could not be written ({exc.strerror or type(exc).__name__})")
+        return 1
+    for path in paths:
+        print(path)
+    print(f"trends of {len(rows)} session(s) written" + (" (none matches: the files are empty)" if not rows else ""))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from app.store import SessionNotFoundError
     from app.unlock import open_store_cli
 
     action = getattr(args, "sessions_command", None)
-    if action not in ("list", "delete", "purge", "import"):
+    if action not in ("list", "delete", "purge", "import", "trends"):
         _err("say what to do: attune sessions list | attune sessions delete ID | attune sessions purge | "
-             "attune sessions import [DIR]")
+             "attune sessions import [DIR] | attune sessions trends --out DIR")
         return 2
+    formats: list[str] = []
+    if action == "trends":
+        from app.trends_report import parse_formats
+
+        try:
+            formats = parse_formats(args.format)
+        except ValueError as exc:
+            _err(str(exc))
+            return 2
     if action == "import" and args.directory is not None and not Path(args.directory).is_dir():
         _err(f"{args.directory}: no such folder")
         return 2
@@ -124,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
             return _purge(store, args)
         if action == "import":
             return _import(store, args)
+        if action == "trends":
+            return _trends(store, args, formats)
         try:
             existed = store.delete_session(args.session_id)
         except SessionNotFoundError as exc:

@@ -299,3 +299,105 @@ def test_library_on_sessions_analysed_from_generated_dialogues(qtbot, tmp_path, 
         assert "client C-01, 2 session(s)" in text and "September 2026" in text and "November 2026" in text, text
     finally:
         store.close()
+
+
+# -- trends per clinician, and their export -----------------------------------------------------------
+def _no_request(html: str) -> None:
+    """Every src/href of the page is inline (data:) or in the page (#): the report makes no request."""
+    import re
+
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", html, flags=re.IGNORECASE)
+    assert refs and all(r.startswith(("data:", "#")) for r in refs), [r[:40] for r in refs if not r.startswith("data:")]
+    assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html.replace("http://www.w3.org", ""), re.I)
+    assert "@import" not in html and "url(http" not in html
+
+
+def test_export_trends_from_the_window(qtbot, seeded, tmp_path):
+    """"Export trends…": the listed sessions' figures as CSV (read back: the rows and figures shown) and the
+    trends report as HTML and PDF: a chart per cue, the plain-language sentence, the goal met k of n, the
+    MITI range and its citation, every figure of the table; no request."""
+    import csv
+
+    from markupsafe import escape
+
+    from app import trends_report
+    from ui.library_window import LibraryWindow
+
+    store, ids = seeded
+    win = LibraryWindow(store, open_session=lambda _sid: None, goals=("interruptions_per_hour<=100",))
+    qtbot.addWidget(win)
+    win.set_filters(client="C-01")
+    paths = win.export_trends(str(tmp_path / "out"))
+    assert [p.name for p in paths] == ["attune-trends.csv", "attune-trends.report.html", "attune-trends.report.pdf"]
+    with open(paths[0], newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["session"] for r in table] == [r.id for r in win.shown] == ids[:5]
+    for line, row in zip(table, win.shown, strict=True):
+        assert line["client"] == "C-01" and line["clinician"] == library.OWN_CLINICIAN
+        for key in ("therapist_talk_share", "interruptions_per_hour", "response_latency_median"):
+            assert float(line[key]) == pytest.approx(row.figures[key])
+    html = paths[1].read_text(encoding="utf-8")
+    _no_request(html)
+    assert "client C-01" in html and "5, 2026-09-08 to 2026-11-24" in html
+    for key in ("therapist_talk_share", "interruptions_per_hour", "response_latency_median"):
+        assert f'id="cue-{key}"' in html
+        assert str(escape(library.summarize(win.shown, key))) in html
+    assert html.count('<img src="data:image/svg+xml;base64,') == sum(
+        bool(library.series(win.shown, f.key)[1]) for f in library.FIGURES)
+    values = [r.figures["interruptions_per_hour"] for r in win.shown]
+    met = sum(v <= 100 for v in values)
+    assert f"at most 100 interruptions per hour: goal met in {met} of 5 session(s)" in html
+    assert 0 < met < 5
+    for row in win.shown:  # the table: each session's figures as shown
+        assert trends_report._fmt(row.figures["interruptions_per_hour"], "") in html
+    assert paths[2].read_bytes()[:5] == b"%PDF-" and b"http" not in paths[2].read_bytes()
+
+    win.set_filters()  # the batch-analysed session has a reflection-to-question ratio: MITI's range, cited
+    html = trends_report.render_html(win.shown, scope="all sessions")
+    assert 'id="cue-reflection_question_ratio"' in html and "Moyers, Manuel &amp; Ernst (2014)" in html
+    assert "MITI fair (1:1): 1 to 2; MITI good (2:1): 2 or more" in html
+    _no_request(html)
+
+
+def test_sessions_trends_command(seeded, tmp_path, capsys):
+    from app.cli import main
+
+    _store, ids = seeded
+    out = tmp_path / "trends"
+    assert main(["sessions", "trends", "--out", str(out), "--format", "csv,html", "--since", "2026-10-01",
+                 "--until", "2026-11-30"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[-1] == "trends of 5 session(s) written"
+    assert sorted(p.name for p in out.iterdir()) == ["attune-trends.csv", "attune-trends.report.html"]
+    lines = (out / "attune-trends.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == [ids[2], ids[5], ids[6], ids[3], ids[4]]  # oldest first
+    html = (out / "attune-trends.report.html").read_text()
+    assert "from 2026-10-01 to 2026-11-30" in html
+    _no_request(html)
+    assert main(["sessions", "trends", "--out", str(out), "--format", "csv,docx"]) == 2
+    assert "unknown trends format 'docx'" in capsys.readouterr().err
+
+
+def test_the_installations_clinician(monkeypatch):
+    """With a clinician set, each new session records it, and the library names the sessions that recorded
+    none after them; another clinician's sessions (a batch's --clinician) are filtered apart."""
+    from types import SimpleNamespace
+
+    import app.settings
+    from tests.store_util import open_test_store
+
+    with open_test_store() as store:
+        before = store.create_session({"client": "C-01", "started_at": "2026-09-01T10:00:00+00:00"})
+        assert "clinician" not in before.meta
+        monkeypatch.setattr(app.settings, "load_settings", lambda: SimpleNamespace(clinician=" Dr Lee "))
+        mine = store.create_session({"client": "C-01", "started_at": "2026-10-01T10:00:00+00:00"})
+        theirs = store.create_session({"client": "C-02", "clinician": "Dr Ada",
+                                       "started_at": "2026-10-02T10:00:00+00:00"})
+        assert mine.meta["clinician"] == "Dr Lee" and theirs.meta["clinician"] == "Dr Ada"
+        rows = library.load_rows(store)
+        assert {r.id: r.clinician for r in rows} == {before.id: "Dr Lee", mine.id: "Dr Lee", theirs.id: "Dr Ada"}
+        assert library.clinicians(rows) == ["Dr Ada", "Dr Lee"]
+        assert [r.id for r in library.filter_rows(rows, clinician="Dr Lee")] == [before.id, mine.id]
+        store.rebuild_index()  # the clinician is in the encrypted descriptions, so the index can be rebuilt
+        assert {s.id: s.clinician for s in store.list_sessions()} == {before.id: None, mine.id: "Dr Lee",
+                                                                       theirs.id: "Dr Ada"}

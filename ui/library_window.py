@@ -150,10 +150,15 @@ class LibraryWindow(QMainWindow):
         self.delete_button.clicked.connect(self.ask_delete)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self.ask_export_csv)
+        self.trends_button = QPushButton("Export trends…")
+        self.trends_button.setToolTip("The listed sessions' figures as CSV and a trends report (HTML and PDF): each "
+                                      "cue over the sessions, the literature's ranges, your goals")
+        self.trends_button.clicked.connect(self.ask_export_trends)
         for b in (self.open_button, self.tag_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
+        buttons.addWidget(self.trends_button)
         pl.addLayout(buttons)
         self.tabs.addTab(page, "Sessions")
         # -- the trends
@@ -294,7 +299,7 @@ class LibraryWindow(QMainWindow):
         if self.shown and not t.selectedItems():
             t.selectRow(0)
         has = bool(self.shown)
-        for b in (self.open_button, self.tag_button, self.delete_button, self.export_button):
+        for b in (self.open_button, self.tag_button, self.delete_button, self.export_button, self.trends_button):
             b.setEnabled(has)
 
     def sort_by(self, heading_or_key: str, descending: bool = False) -> None:
@@ -423,6 +428,30 @@ class LibraryWindow(QMainWindow):
         from analysis.atomic import atomic_write
 
         atomic_write(path, library.trends_csv(self.shown).encode("utf-8"))
+
+    def ask_export_trends(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the trends of the listed sessions into")
+        if folder:
+            self.export_trends(folder)
+
+    def export_trends(self, folder: str, formats=("csv", "html", "pdf")) -> list:
+        """Write the listed sessions' trends (CSV, the trends report as HTML and PDF) into ``folder``; the
+        files written (none, with one line in the window, when it fails)."""
+        from PySide6.QtGui import QGuiApplication
+
+        from app import trends_report
+
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            paths = trends_report.write_trends(self.shown, folder, formats, scope=trends_report.scope_text(
+                self.filters()), goals=tuple(self.goals.values()))
+        except Exception as exc:  # a full disk, no permission: one line
+            self.note.setText(f"The trends could not be exported: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            return []
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self.note.setText(f"Trends of {len(self.shown)} session(s) exported to {folder}")
+        return paths
 
     # -- trends --
     def trend_key(self) -> str:
