@@ -337,6 +337,31 @@ def test_pdf_read_back_with_pypdf(exported):
     assert "Response latency" in text and THERAPIST in text
 
 
+def test_pdf_from_the_second_process_is_the_same_file(corrected, tmp_path, monkeypatch):
+    """The PDF written by the second process (analysis/export/pdf_process.py) is the one this process
+    writes; when that process does not deliver (dies, cannot start), the PDF is written here."""
+    from analysis.export import export, pdf_process
+
+    tl, notes = corrected.timeline, corrected.notes
+    monkeypatch.setattr(pdf_process, "usable_cpus", lambda: 2)
+    here = export(tl, tmp_path / "here" / "s", ["pdf", "html"], notes=notes, title="t", parallel=False)
+    there = export(tl, tmp_path / "there" / "s", ["pdf", "html"], notes=notes, title="t")
+    assert list(there) == ["pdf", "html"]
+    assert there["pdf"][0].read_bytes() == here["pdf"][0].read_bytes()
+    assert there["html"][0].read_bytes() == here["html"][0].read_bytes()
+
+    def gone(self):
+        self.close()  # the child ends without a reply, as a crashed one
+        return None
+
+    monkeypatch.setattr(pdf_process.PdfProcess, "result", gone)
+    fallback = export(tl, tmp_path / "fallback" / "s", ["pdf"], notes=notes, title="t")
+    assert fallback["pdf"][0].read_bytes() == here["pdf"][0].read_bytes()
+    monkeypatch.setattr(pdf_process, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(pdf_process.PdfProcess, "__init__", lambda self: pytest.fail("one core: no process"))
+    assert export(tl, tmp_path / "one" / "s", ["pdf"], notes=notes, title="t")["pdf"][0].is_file()
+
+
 def test_wav_whole_and_range(exported, session_dir, tmp_path):
     import soundfile as sf
 

@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from analysis.export.common import Bookmark, ExportError, prepare, redact_text, role_names
+from analysis.export.common import Bookmark, ExportError, out_files, prepare, redact_text, role_names
 
 # format name -> (module, function, what it writes)
 FORMATS: dict[str, tuple[str, str, str]] = {
@@ -63,26 +63,71 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
 
 
 def export(tl, out_stem: str | Path, formats: Iterable[str], *, deidentify: bool = False, notes=None,
-           words: bool = True, audio_path: str | Path | None = None, **options) -> dict[str, list[Path] | str]:
-    """Write ``formats`` for one session to ``out_stem`` + each format's suffix. Returns, per format, the
-    files written, or a one-line message when that format could not be written (the others still are)."""
+           words: bool = True, audio_path: str | Path | None = None, parallel: bool = True,
+           **options) -> dict[str, list[Path] | str]:
+    """Write ``formats`` for one session to ``out_stem`` + each format's suffix. Returns, per format (in
+    the order asked), the files written, or a one-line message when that format could not be written
+    (the others still are).
+
+    The report's HTML is rendered once, for the ``html`` file and the PDF. With ``parallel`` (and a
+    second core), the PDF is written by a second process while this one writes the rest
+    (:mod:`analysis.export.pdf_process`, which says why); the files are the same either way."""
+    formats = list(dict.fromkeys(formats))
+    fns = {fmt: writer(fmt) for fmt in formats}  # an unknown format: nothing is written
+    common = {"deidentify": deidentify, "notes": notes, "words": words, "audio_path": audio_path}
     results: dict[str, list[Path] | str] = {}
-    html = None
-    for fmt in formats:
-        fn = writer(fmt)
-        kwargs = dict(options)
-        if fmt == "pdf" and html is not None:
-            kwargs["html"] = html
+    html = options.pop("html", None)
+
+    def run(fmt: str, **extra) -> None:
         try:
-            results[fmt] = fn(tl, out_stem, deidentify=deidentify, notes=notes, words=words, audio_path=audio_path,
-                              **kwargs)
+            results[fmt] = fns[fmt](tl, out_stem, **common, **options, **extra)
         except ExportError as exc:
             results[fmt] = str(exc)
         except OSError as exc:
-            results[fmt] = f"cannot be written ({exc.strerror or type(exc).__name__})"
-        if fmt == "html" and not isinstance(results[fmt], str):
-            html = Path(results[fmt][0]).read_text(encoding="utf-8")
-    return results
+            results[fmt] = _not_written(exc)
+
+    def report_html() -> str:
+        if "html" in formats and "html" not in results:
+            run("html")
+        if "html" in results and not isinstance(results["html"], str):
+            return Path(results["html"][0]).read_text(encoding="utf-8")
+        from analysis.export.report import render_html
+
+        return render_html(tl, **common, **options)
+
+    pdf = None
+    if "pdf" in formats and parallel:
+        from analysis.export.pdf_process import PdfProcess
+
+        pdf = PdfProcess.start()
+    try:
+        if pdf is not None:  # the HTML first, so that the PDF is made while the rest is written
+            html = html if html is not None else report_html()
+            if not pdf.submit(html, out_files(out_stem, ".report.pdf")):
+                pdf.close()
+                pdf = None
+        for fmt in formats:
+            if fmt in results or (fmt == "pdf" and pdf is not None):
+                continue
+            if fmt == "pdf":
+                html = html if html is not None else report_html()
+                run(fmt, html=html)
+            else:
+                run(fmt)
+        if pdf is not None:
+            done, pdf = pdf.result(), None
+            if done is None:  # the second process did not make it: here, as without it
+                run("pdf", html=html)
+            else:
+                results["pdf"] = _not_written(done) if isinstance(done, OSError) else done
+    finally:
+        if pdf is not None:  # an error above: the second process is not left behind
+            pdf.close()
+    return {fmt: results[fmt] for fmt in formats}
+
+
+def _not_written(exc: OSError) -> str:
+    return f"cannot be written ({exc.strerror or type(exc).__name__})"
 
 
 __all__ = ["FORMATS", "Bookmark", "ExportError", "export", "parse_formats", "prepare", "redact_text",

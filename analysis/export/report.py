@@ -294,7 +294,8 @@ TEMPLATE = r"""<!DOCTYPE html>
 
 def render_html(tl: Timeline, notes=None, *, deidentify: bool = False, words: bool = True,
                 include_transcript: bool = False, title: str | None = None,
-                facts: Mapping[str, Any] | None = None) -> str:
+                facts: Mapping[str, Any] | None = None, **_: object) -> str:
+    """The report as one HTML page (the other options of :func:`analysis.export.export` are ignored)."""
     import jinja2
 
     p = prepare(tl, notes, deidentify=deidentify, words=words)
@@ -316,15 +317,20 @@ def write_html(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, 
 def write_pdf(tl: Timeline, out_path: str | Path, *, deidentify: bool = False, notes=None, words: bool = True,
               include_transcript: bool = False, title: str | None = None,
               facts: Mapping[str, Any] | None = None, html: str | None = None, **_: object) -> list[Path]:
-    """The report as an A4 PDF, rendered from the same HTML by WeasyPrint (no request: every image is a
-    ``data:`` URI and no base URL is given)."""
-    import weasyprint
-
+    """The report as an A4 PDF, rendered from the same HTML (``html``, when already rendered) by
+    :func:`pdf_bytes`."""
     path = out_files(out_path, ".report.pdf")
     if html is None:
         html = render_html(tl, notes, deidentify=deidentify, words=words, include_transcript=include_transcript,
                            title=title, facts=facts)
+    atomic_write(path, pdf_bytes(html))
+    return [path]
+
+
+def pdf_bytes(html: str) -> bytes:
+    """The report's HTML as an A4 PDF, by WeasyPrint (no request: every image is a ``data:`` URI and no
+    base URL is given). :mod:`analysis.export.pdf_process` runs it in a second process."""
+    import weasyprint
 
     doc = weasyprint.HTML(string=html, url_fetcher=weasyprint.URLFetcher(allowed_protocols={"data"}))
-    atomic_write(path, doc.write_pdf())
-    return [path]
+    return doc.write_pdf()
