@@ -8,10 +8,13 @@
 #   1. `attune --version` (must name the installed version, i.e. the metadata is inside);
 #   2. `attune analyze --out` on a generated recording, the timeline compared with the development
 #      install's (.venv) on the same file: speaker of every 10 ms of speech, and the transcript words;
-#   3. `attune live --file REC --duration 10` into an encrypted store;
-#   4. the main window: on Xvfb when it is installed (time until a window titled "Attune" is mapped, then
+#   3. `attune export` of that timeline in every format but WAV (JSON, CSV, subtitles, RTTM, Praat, ELAN,
+#      Audacity, Word, the HTML and PDF report: matplotlib, python-docx, weasyprint with its Pango);
+#   4. `attune live --file REC --duration 10` into an encrypted store, then `attune review` of that session
+#      offscreen for 15 s (the review window with QtMultimedia's FFmpeg player on the session's audio);
+#   5. the main window: on Xvfb when it is installed (time until a window titled "Attune" is mapped, then
 #      a few seconds more), else with QT_QPA_PLATFORM=offscreen for a few seconds; it must still be running;
-#   5. every log is searched for import errors, missing shared libraries and tracebacks.
+#   6. every log is searched for import errors, missing shared libraries and tracebacks.
 # The reference recording and its development-install analysis are made once with
 # `.venv/bin/attune demo` (espeak-ng voices) in build/smoke-ref/ and reused; set SMOKE_REF_DIR to use
 # another folder holding demo-session.wav and demo-session.timeline.json.
@@ -82,7 +85,23 @@ else
   fail "analyze exited non-zero (see $OUT/analyze.log)"
 fi
 
-# -- 3. live from a file, into the encrypted store --------------------------------------------------------------
+# -- 3. export in every format but WAV (the analysis above kept no audio) -----------------------------------
+TL=$OUT/analyze/demo-session.timeline.json
+if [[ -f $TL ]] && run export "$EXE" export "$TL" --out "$OUT/export" \
+     --format json,csv,srt,vtt,rttm,textgrid,eaf,audacity,docx,html,pdf; then
+  n=$(find "$OUT/export" -type f -size +0 | wc -l)
+  if [[ $(head -c 5 "$OUT/export/demo-session.report.pdf" 2>/dev/null) == "%PDF-" ]] \
+     && unzip -tq "$OUT/export/demo-session.docx" >/dev/null 2>&1 \
+     && grep -q "data:image/svg+xml;base64" "$OUT/export/demo-session.report.html"; then
+    pass "export: $n files, the PDF, DOCX and HTML report (with its charts) are well-formed"
+  else
+    fail "export: the PDF, DOCX or HTML report is missing or malformed (see $OUT/export.log)"
+  fi
+else
+  fail "export exited non-zero (see $OUT/export.log)"
+fi
+
+# -- 4. live from a file, into the encrypted store, then its review ----------------------------------------------
 t0=$(now)
 if run live "$EXE" live --file "$WAV" --duration 10 -q; then
   echo "live --duration 10 (bundle) $(secs "$t0" "$(now)") s" >>"$OUT/timings.txt"
@@ -90,8 +109,20 @@ if run live "$EXE" live --file "$WAV" --duration 10 -q; then
 else
   fail "live exited non-zero (see $OUT/live.log)"
 fi
+sid=$("${NONET[@]}" "$EXE" sessions list 2>/dev/null | awk 'NF && $1 ~ /^[0-9a-f]+$/ {print $1; exit}')
+if [[ -z $sid ]]; then
+  fail "review: the live session is not in the store (attune sessions list)"
+else
+  QT_QPA_PLATFORM=offscreen timeout 15 "${NONET[@]}" "$EXE" review "$sid" >"$OUT/review.log" 2>&1
+  rc=$?
+  if [[ $rc == 124 ]] && grep -q "qt.multimedia.ffmpeg: Using Qt multimedia with FFmpeg" "$OUT/review.log"; then
+    pass "review of the live session: open for 15 s, QtMultimedia's FFmpeg backend loaded"
+  else
+    fail "review (exit $rc; 124 = still open when stopped; see $OUT/review.log)"
+  fi
+fi
 
-# -- 4. the main window -----------------------------------------------------------------------------------------
+# -- 5. the main window -----------------------------------------------------------------------------------------
 window_test() {  # window_test LABEL CMD... : prints seconds until the window is mapped, or fails
   local label=$1; shift
   local log=$OUT/window-$label.log
@@ -130,9 +161,10 @@ if [[ -x $DEV ]]; then  # the same measure for the development install, for docs
   window_test dev "$DEV" || echo "smoke: (the development install's window did not open: $OUT/window-dev.log)"
 fi
 
-# -- 5. logs ---------------------------------------------------------------------------------------------------
+# -- 6. logs ---------------------------------------------------------------------------------------------------
 bad=$(grep -l -E "Traceback|ImportError|ModuleNotFoundError|No module named|cannot open shared object|Could not load the Qt platform plugin|undefined symbol|is unavailable" \
-      "$OUT"/version.log "$OUT"/analyze.log "$OUT"/live.log "$OUT"/window-bundle.log 2>/dev/null)
+      "$OUT"/version.log "$OUT"/analyze.log "$OUT"/export.log "$OUT"/live.log "$OUT"/review.log \
+      "$OUT"/window-bundle.log 2>/dev/null)
 if [[ -n $bad ]]; then
   fail "import errors or tracebacks in: $bad"
   grep -h -E "Traceback|ImportError|ModuleNotFoundError|No module named|cannot open shared object|undefined symbol|is unavailable" $bad | head -20
