@@ -41,21 +41,25 @@ def _child(conn) -> None:
     """The child: import WeasyPrint, wait for ``(html, path)`` (or ``None``: nothing to do), write the
     PDF, reply ``("ok", path)``, ``("oserror", reason)`` or ``("failed", kind)``."""
     try:
+        import gc
+
         import weasyprint  # noqa: F401 -- now, while the parent renders the HTML
 
         from analysis.atomic import atomic_write
         from analysis.export.report import pdf_bytes
 
+        # the modules just imported are never freed: out of the collector's way, the rendering of a
+        # 90-minute report took 1.28 s of CPU instead of 1.48 (best of 4, the same peak memory)
+        gc.freeze()
         job = conn.recv()
-        if job is None:
-            return
-        html, path = job
-        try:
-            atomic_write(Path(path), pdf_bytes(html))
-        except OSError as exc:
-            conn.send(("oserror", exc.strerror or type(exc).__name__))
-            return
-        conn.send(("ok", path))
+        if job is not None:
+            html, path = job
+            try:
+                atomic_write(Path(path), pdf_bytes(html))
+            except OSError as exc:
+                conn.send(("oserror", exc.strerror or type(exc).__name__))
+                return
+            conn.send(("ok", path))
         conn.close()
         # nothing left to tidy (the file is written and synced, nothing is printed): skip the
         # interpreter's teardown of WeasyPrint's objects, 0.2-0.5 s the parent would wait for in join()
