@@ -290,3 +290,28 @@ def test_dask_engine_gives_the_local_engines_timelines(tmp_path, monkeypatch):
     assert starts["rec07.wav"] == 2 and sum(starts.values()) <= 22
     again = _run_engine(corpus, tmp_path / "dask", "dask", monkeypatch, tmp_path)
     assert again["analysed"] == 0 and _starts(log) == starts
+
+
+@pytest.mark.slow
+def test_dask_engine_real_pipeline_gives_the_local_engines_bytes(tmp_path, monkeypatch, shared_audio):
+    """The real analysis (VAD, the diarizer's models loaded once per worker, the cue engine; no
+    transcription) of two 10-s pieces of the pyannote sample, by the local engine and on a local Dask
+    cluster: byte-identical timelines and RTTM files, each the timeline ``analyze_file`` gives."""
+    pytest.importorskip("distributed", reason="the Dask engine needs the dask extra: pip install 'attune[dask]'")
+    from analysis.pipeline import AnalysisOptions
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    files = _pieces(shared_audio / "pyannote_sample" / "sample.wav", tmp_path / "in", 2, 10.0)
+    options = AnalysisOptions(transcribe=False)
+    for engine in ("local", "dask"):
+        cfg = batch.BatchConfig(out=tmp_path / engine, options=options, workers=1, progress=False, engine=engine)
+        counts = batch.Batch(files, cfg).run()
+        assert (counts["analysed"], counts["failed"]) == (2, 0), engine
+    names = sorted(p.name for p in (tmp_path / "local" / "results").iterdir())
+    assert len(names) == 4 and names == sorted(p.name for p in (tmp_path / "dask" / "results").iterdir())
+    for name in names:
+        assert (tmp_path / "local" / "results" / name).read_bytes() == \
+            (tmp_path / "dask" / "results" / name).read_bytes(), name
+    got = [json.loads(p.read_text()) for _src, p in batch.iter_done(tmp_path / "dask")]
+    assert all(tl["turns"] and tl["provenance"]["diarization"] for tl in got)  # the real models' turns
