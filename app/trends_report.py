@@ -22,6 +22,7 @@ from analysis.export import charts, report
 from app import library
 
 FORMATS = ("csv", "html", "pdf")
+TABLE_MAX = 80  # sessions listed one by one in the report; more are in the CSV (a long table is slow to lay out)
 STEM = "attune-trends"
 SUFFIX = {"csv": ".csv", "html": ".report.html", "pdf": ".report.pdf"}
 
@@ -80,7 +81,8 @@ def trend_chart(rows: Sequence[library.Row], key: str, goal=None) -> str | None:
             ax.axhline(goal.target, color="#5f6b7a", linestyle="--", linewidth=1)
             ax.text(0.995, goal.target, f"goal: {goal.text} ", transform=ax.get_yaxis_transform(), fontsize=7,
                     color="#5f6b7a", ha="right", va="bottom")
-        ax.plot(when, ys, color=charts.PALETTE[0], marker="o", markersize=4, linewidth=1.5)
+        ax.plot(when, ys, color=charts.PALETTE[0], marker="o", markersize=4 if len(ys) <= 60 else 2, linewidth=1.5,
+                rasterized=len(ys) > 60)  # hundreds of marks: one image in the SVG, quick to draw (as the report does)
         ax.set_ylim(min(0.0, min(ys) * 1.2), top)
         ax.set_ylabel(fig_.label + (f" ({fig_.unit})" if fig_.unit else ""), fontsize=8)
         locator = AutoDateLocator(minticks=2, maxticks=7)
@@ -128,7 +130,7 @@ def trends_context(rows: Sequence[library.Row], *, scope: str = "all sessions", 
     shown = [f for f in library.FIGURES if any(r.figures.get(f.key) is not None for r in rows)]
     table = [{"date": r.when.astimezone().strftime("%Y-%m-%d") if r.when else "?", "client": r.client or "–",
               "clinician": r.clinician or "–", "tags": ", ".join(r.tags),
-              "cells": [_fmt(r.figures.get(f.key), "") for f in shown]} for r in rows]
+              "cells": [_fmt(r.figures.get(f.key), "") for f in shown]} for r in rows] if len(rows) <= TABLE_MAX else []
     return {
         "title": "Trends report", "version": version, "deidentified": False,
         "generated": dt.date.today().isoformat(), "scope": scope, "n": len(rows),
@@ -164,10 +166,11 @@ TEMPLATE = _HEAD + r"""<body>
 {% else %}<p class="muted">No session in this selection has figures yet.</p>{% endfor %}
 
 <h2>The figures of each session</h2>
+{% if not table and n %}<p class="muted">{{ n }} sessions: their figures are in the CSV export (attune-trends.csv), one line each.</p>{% else %}
 <table style="font-size: .8em">
 <tr><th>date</th><th>client</th><th>clinician</th><th>tags</th>{% for h in headings %}<th class="num">{{ h }}</th>{% endfor %}</tr>
 {% for r in table %}<tr><td>{{ r.date }}</td><td>{{ r.client }}</td><td>{{ r.clinician }}</td><td>{{ r.tags }}</td>{% for v in r.cells %}<td class="num">{{ v }}</td>{% endfor %}</tr>
-{% endfor %}</table>
+{% endfor %}</table>{% endif %}
 
 <footer>How each cue is computed, with its thresholds and measured accuracy: Attune’s docs/cues.md. The literature’s ranges are drawn only where a published range exists; none is a norm for a single session.</footer>
 </main>

@@ -401,3 +401,19 @@ def test_the_installations_clinician(monkeypatch):
         store.rebuild_index()  # the clinician is in the encrypted descriptions, so the index can be rebuilt
         assert {s.id: s.clinician for s in store.list_sessions()} == {before.id: None, mine.id: "Dr Lee",
                                                                        theirs.id: "Dr Ada"}
+
+
+def test_trends_report_of_many_sessions():
+    """Hundreds of sessions: the report charts them all (the marks one image) and leaves the one-by-one
+    table to the CSV, so that it stays quick to lay out."""
+    from app import trends_report
+
+    n = trends_report.TABLE_MAX + 1
+    rows = [library.Row(str(i), dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=2 * i), "C-01", 3000.0,
+                        (), "finished", {"interruptions_per_hour": 10.0 - i / n}) for i in range(n)]
+    html = trends_report.render_html(rows)
+    assert f"{n} sessions: their figures are in the CSV export" in html
+    assert html.count("<img ") == 1 and 'id="cue-interruptions_per_hour"' in html
+    assert "first 10 /h · latest 9 /h" in html
+    _no_request(html)
+    assert "<td>2026-01-01</td>" in trends_report.render_html(rows[:3])  # a few: listed one by one
