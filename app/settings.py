@@ -114,6 +114,8 @@ class Settings:
     goals: personal goals, each ``"<figure><op><value>"`` (``client_talk_share>=60``,
         ``interruptions_per_hour<=2``, ``response_latency_median>=2``; app/goals.py): one discreet line on
         the live dashboard, a target line on the library's trends.
+    clinician: the clinician's name or code, recorded with each new session so that a shared
+        installation's library can show trends per clinician; "" records none (the installation's own).
     idle_lock_minutes: the app locks the store (keys wiped from memory, session windows hidden) after
         this many minutes without a key press or mouse use, never while a session is running; 0: never.
     """
@@ -137,6 +139,7 @@ class Settings:
     retention_days: int = 0
     idle_lock_minutes: int = 15
     goals: tuple = ()
+    clinician: str = ""
 
     def __post_init__(self) -> None:
         if is_recording(self.device):

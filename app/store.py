@@ -132,10 +132,10 @@ def own_clinician() -> str | None:
     from app.settings import load_settings
 
     try:
-        name = getattr(load_settings(), "clinician", None)
-    except Exception:  # unreadable settings: nothing recorded, as before the setting existed
+        name = load_settings().clinician
+    except Exception:  # unreadable settings: nothing recorded
         return None
-    return str(name).strip() or None if name else None
+    return name.strip() or None
 
 
 def check_session_id(session_id: str) -> str:

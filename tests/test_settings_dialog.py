@@ -254,3 +254,17 @@ def test_what_the_window_saves_the_main_window_keeps_and_applies(qtbot, win):
         (("interruptions_per_hour<=2",), 60, 5, "F9", 0.8)
     w.close()  # closing saves the window's settings too
     assert load_settings().goals == ("interruptions_per_hour<=2",)
+
+
+def test_the_clinician_set_in_settings_is_recorded_with_each_new_session(qtbot, dialog, tmp_path):
+    """Trends per clinician (issue 16): the name set in the window is saved, and a session created after
+    it records that clinician (none set: none recorded, the installation's own)."""
+    from tests.store_util import open_test_store
+
+    store = open_test_store(tmp_path / "store")
+    before = store.create_session({})
+    dialog.clinician_edit.setText("  Dr Lee ")
+    click_ok(qtbot, dialog)
+    assert load_settings().clinician == "Dr Lee"
+    after = store.create_session({})
+    assert "clinician" not in before.meta and after.meta["clinician"] == "Dr Lee"

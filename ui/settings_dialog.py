@@ -252,6 +252,11 @@ class SettingsDialog(QDialog):
         self.theme_combo.setCurrentText(s.theme)
         self.strip_box = QCheckBox("The compact strip stays above other windows")
         self.strip_box.setChecked(s.strip_on_top)
+        self.clinician_edit = QLineEdit(s.clinician)
+        self.clinician_edit.setPlaceholderText("none (sessions are this installation's own)")
+        self.clinician_edit.setMaxLength(80)
+        self.clinician_edit.setToolTip("Recorded with each new session, so that the library's trends can be "
+                                       "shown per clinician where several share one installation")
         self.key_edit = QKeySequenceEdit(QKeySequence(s.privacy_key))
         self.key_edit.setMaximumSequenceLength(1)
         self.key_edit.setClearButtonEnabled(True)
@@ -262,6 +267,7 @@ class SettingsDialog(QDialog):
         self.share_spin.setEnabled(s.nudges)
         self.int_spin.setEnabled(s.nudges)
         self.end_spin.setEnabled(s.nudge_end)
+        form.addRow("Clinician (name or code)", self.clinician_edit)
         form.addRow("Planned session length", self.length_spin)
         form.addRow("", self.end_box)
         form.addRow("Closing cue", self.end_spin)
@@ -391,7 +397,8 @@ class SettingsDialog(QDialog):
             theme=self.theme_combo.currentText(), strip_on_top=self.strip_box.isChecked(),
             privacy_key=self.key_edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText),
             retention_days=self.retention_spin.value(), idle_lock_minutes=self.idle_spin.value(),
-            review_reanalyse=self.reanalyse_box.isChecked(), goals=tuple(self.goal_specs()))
+            review_reanalyse=self.reanalyse_box.isChecked(), goals=tuple(self.goal_specs()),
+            clinician=self.clinician_edit.text().strip())
 
     def problems(self) -> list[tuple[int, str]]:
         """(tab, message) for everything that keeps OK from saving, in the order of the tabs."""
