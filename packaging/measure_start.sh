@@ -6,7 +6,7 @@
 # Each round, for the bundle and then the development install (.venv/bin/attune), in a fresh data folder:
 #   - window: the desktop app started on Xvfb; seconds until a window titled "Attune" is mapped, and the
 #     CPU seconds (user + system, the whole process tree, from /proc) spent by then;
-#   - analysis: `attune analyze --out DIR -q` of the smoke test's 84 s recording in a new process (so the
+#   - analysis: `attune analyze --out DIR -q` of the smoke test's 84 s recording (or $MEASURE_WAV) in a new process (so the
 #     models are loaded from disk each time: the first analysis after a start); wall, user and system seconds.
 # The 1-minute load average is logged before every measure (the machine may be shared). Page caches are
 # not dropped: these are warm-cache starts after the first round. Results: build/measure/results.txt.
@@ -16,7 +16,7 @@ ROOT=$PWD
 BUNDLE=$(cd "${1:-dist/attune}" && pwd) || exit 2
 ROUNDS=${2:-3}
 DEV=$ROOT/.venv/bin/attune
-WAV=${SMOKE_REF_DIR:-$ROOT/build/smoke-ref}/demo-session.wav
+WAV=${MEASURE_WAV:-${SMOKE_REF_DIR:-$ROOT/build/smoke-ref}/demo-session.wav}
 OUT=$ROOT/build/measure
 mkdir -p "$OUT"
 RES=$OUT/results.txt

@@ -5,6 +5,7 @@
 #
 # Runs the bundle with no network (in a network namespace without interfaces, `unshare -n`, where that
 # works; otherwise it says so and runs with the network), in a throw-away data folder:
+#   0. every shared library a file of the bundle needs is inside it (or is one the system always provides);
 #   1. `attune --version` (must name the installed version, i.e. the metadata is inside);
 #   2. `attune analyze --out` on a generated recording, the timeline compared with the development
 #      install's (.venv) on the same file: speaker of every 10 ms of speech, and the transcript words;
@@ -61,6 +62,35 @@ if [[ ! -f $REF/demo-session.timeline.json ]]; then
   echo "smoke: making the reference: $DEV demo --out $REF"
   (cd "$REF" && "$DEV" demo --out . -q >demo.log 2>&1) || { echo "smoke: the reference demo failed" >&2; exit 2; }
 fi
+
+# -- 0. shared libraries: every DT_NEEDED of every ELF file in the bundle is inside it, or a system library
+#       that PyInstaller leaves to the system on purpose (glibc, GL/EGL, Wayland, libxcb, libdrm) ------------
+if python3 - "$BUNDLE" >"$OUT/needed.log" 2>&1 <<'PY'
+import os, re, subprocess, sys
+SYSTEM = ("libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "libutil.so", "libresolv.so",
+          "ld-linux", "libGL.so", "libEGL.so", "libOpenGL.so", "libGLX.so", "libwayland-", "libxcb.so.1",
+          "libdrm.so", "libX11.so", "libxkbcommon")
+names, elfs = set(), []
+for d, _, fs in os.walk(sys.argv[1]):
+    for f in fs:
+        p = os.path.join(d, f)
+        names.add(f)
+        if not os.path.islink(p):
+            with open(p, "rb") as h:
+                if h.read(4) == b"\x7fELF":
+                    elfs.append(p)
+bad = 0
+for p in elfs:
+    dyn = subprocess.run(["readelf", "-d", p], capture_output=True, text=True).stdout
+    for n in re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dyn):
+        if n not in names and not n.startswith(SYSTEM):
+            print(f"{os.path.relpath(p, sys.argv[1])} needs {n}, which is not in the bundle")
+            bad += 1
+print(f"{len(elfs)} ELF files, {bad} missing libraries")
+sys.exit(1 if bad else 0)
+PY
+then pass "shared libraries: $(tail -1 "$OUT/needed.log")"
+else fail "shared libraries: $(tail -1 "$OUT/needed.log") (see $OUT/needed.log)"; fi
 
 # -- 1. version -------------------------------------------------------------------------------------------
 want=$("$ROOT/.venv/bin/python" -c 'from importlib.metadata import version; print(version("attune"))' 2>/dev/null || echo "")
