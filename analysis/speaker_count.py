@@ -22,6 +22,9 @@ evidence inside the recording itself, with no absolute distance threshold:
   within one standard error of the best is chosen (the one-standard-error rule of model selection): a
   further split must be better by more than the noise of the score to add a person, and the noise is
   measured on the recording itself (a 30-s clip has few embeddings and a wide error; an hour, many).
+* **Two alike voices merged** (:func:`split_merged_groups`). The silhouette scores a whole cut: where two
+  pairs of alike voices talk, one group per pair scores best. Each chosen group is cut in two on its own
+  and split when its halves' voiceprints are less alike than one person's halves ever are.
 
 Everything here is numpy/scipy/scikit-learn on arrays; it is called from the pyannote clustering step
 (:mod:`analysis.diarization`) and is unit-tested on synthetic embeddings. The constants were chosen by
@@ -49,6 +52,10 @@ MIN_EXTRA_SPEAKER_EMBEDDINGS = 3  # a third (fourth...) speaker must be heard al
 #                                  windows (about 6 s of window positions at the 2-s step); below it a cut
 #                                  into k > 2 groups is a split of a voice's few odd windows, not a person
 COUNT_SE_FACTOR = 1.0  # the fewest speakers whose silhouette is within this many standard errors of the best
+SPLIT_MAX_SIMILARITY = 0.74  # a group whose own two halves' voiceprints (centroids) are less alike than
+#                             this (cosine) holds two people and is split (tuned: see split_merged_groups)
+SPLIT_MIN_FRACTION = 0.2  # ... each half at least this fraction of the group
+SPLIT_MIN_EMBEDDINGS = 10  # ... and at least this many clustered windows (about 20 s of window positions)
 CLEAN_MIN_FRACTION = 0.2  # a (window, speaker) embedding is clustered when its speaker talks alone this
 #                           much of the window (pyannote's own filter, kept identical)
 
@@ -150,8 +157,43 @@ def estimate_speaker_count(embeddings: np.ndarray, activity: np.ndarray, frame_s
     else:
         count = 1
     count = int(min(max(count, lo), hi))
+    if count >= 2 and count < hi and len(train) >= 2 * SPLIT_MIN_EMBEDDINGS:
+        count = split_merged_groups(train, count, hi)
     return SpeakerCount(count=count, silhouettes=sil, two_voice_windows=two, speech_windows=speech,
                         conversation=conversation)
+
+
+def split_merged_groups(embeddings: np.ndarray, count: int, max_count: int) -> int:
+    """The count after splitting every group that holds two people: the embeddings are cut into ``count``
+    groups (average linkage, cosine, as :func:`silhouettes`); a group whose own two-way cut gives halves
+    of at least ``SPLIT_MIN_FRACTION`` of it and ``SPLIT_MIN_EMBEDDINGS`` windows each, and whose halves'
+    centroids are less alike than ``SPLIT_MAX_SIMILARITY``, is split (the least alike first), up to
+    ``max_count``. A silhouette scores the whole cut, so two similar voices merged beside two others
+    that differ more raise no score; the halves of one person's group stay alike (cosine >= 0.77 on the
+    development set's sides, noisy phone lines included) where two people's fall below (0.65-0.71)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    x = _unit_rows(embeddings)
+    labels = fcluster(linkage(x, method="average", metric="cosine"), count, criterion="maxclust")
+    while len(np.unique(labels)) < max_count:
+        best: tuple[float, np.ndarray] | None = None
+        for group in np.unique(labels):
+            idx = np.flatnonzero(labels == group)
+            least = max(SPLIT_MIN_EMBEDDINGS, SPLIT_MIN_FRACTION * len(idx))
+            if len(idx) < 2 * least:
+                continue
+            halves = fcluster(linkage(x[idx], method="average", metric="cosine"), 2, criterion="maxclust")
+            a, b = x[idx[halves == 1]], x[idx[halves == 2]]
+            if min(len(a), len(b)) < least:
+                continue
+            similarity = float(_unit_rows(a.mean(axis=0, keepdims=True))[0]
+                               @ _unit_rows(b.mean(axis=0, keepdims=True))[0])
+            if similarity < SPLIT_MAX_SIMILARITY and (best is None or similarity < best[0]):
+                best = (similarity, idx[halves == 2])
+        if best is None:
+            break
+        labels[best[1]] = labels.max() + 1
+    return int(len(np.unique(labels)))
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
