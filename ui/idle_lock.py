@@ -31,6 +31,7 @@ class IdleLock(QObject):
         self._clock = clock
         self.last_input = clock()
         self.locked = False
+        self.stopped = False
         self.timer = QTimer(self)
         self.timer.setInterval(check_ms)
         self.timer.timeout.connect(self.check)
@@ -49,7 +50,7 @@ class IdleLock(QObject):
 
     def check(self) -> bool:
         """Lock now if the app has been idle long enough and no session is running; True if it locked."""
-        if self.minutes <= 0 or self.locked:
+        if self.minutes <= 0 or self.locked or self.stopped:
             return False
         if self._busy():
             self.last_input = self._clock()  # the idle time counts from the end of the session
@@ -65,6 +66,8 @@ class IdleLock(QObject):
         self.last_input = self._clock()
 
     def stop(self) -> None:
+        """Never lock again (the window closed or replaced this watcher)."""
+        self.stopped = True
         self.timer.stop()
         app = QApplication.instance()
         if app is not None:

@@ -835,6 +835,7 @@ class MainWindow(QMainWindow):
                 window.close()
         self.controller.discard_prepared()
         self.timer.stop()
+        self.idle_lock.stop()  # a closed window never locks the app afterwards (its filter is app-wide)
         self.strip.close()
         app = QApplication.instance()
         if app is not None:
