@@ -220,9 +220,9 @@ class Index:
         self.path = path
         self._db = sqlcipher3
         self._lock = threading.RLock()
-        new = not path.exists()
-        if new:  # create it private before SQLite does
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if not path.exists():  # create it private before SQLite does
+            with contextlib.suppress(FileExistsError):  # another process or thread did, just now
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self.con = sqlcipher3.connect(str(path), timeout=INDEX_BUSY_TIMEOUT_S, check_same_thread=False,
                                       isolation_level=None)
         try:

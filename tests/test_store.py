@@ -462,6 +462,20 @@ def test_two_stores_opening_one_new_index_at_once(master, root):
     del created
 
 
+def test_an_index_created_by_another_opener_between_check_and_create_is_opened(master, root, monkeypatch):
+    """The race behind a rare failure of the test above (FileExistsError in one of four openers): the
+    index file did not exist when this opener looked, and another created it before this one did."""
+    from app.store import INDEX_PURPOSE
+
+    path = root / "race.db"
+    Index(path, master.derive(INDEX_PURPOSE)).close()  # the other opener won
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: False if self == path else real_exists(self))
+    index = Index(path, master.derive(INDEX_PURPOSE))  # this one looked before: it must still open it
+    assert index.version() == SCHEMA_VERSION
+    index.close()
+
+
 def test_an_out_of_date_index_is_brought_up_to_date_in_place(master, root):
     """A second store that finds a session the index does not list yet (created by another process a
     moment ago) must not remove the index file from under the first one."""
