@@ -216,6 +216,100 @@ def test_resegment_splits_a_turn_that_holds_two_voices(monkeypatch):
     assert sum(t.end - t.start for t in out) == pytest.approx(16.0 + 2.5 + 1.5)  # no time lost or added
 
 
+# -- a second voice found in short windows (second_voice, split_second_voice) --------------------------------
+def short_windows(rng: np.random.Generator, who: np.ndarray, protos: np.ndarray, noise: float = 0.15) -> np.ndarray:
+    return np.stack([protos[w] + rng.normal(scale=noise, size=protos.shape[1]) for w in who])
+
+
+def test_second_voice_is_found_in_short_windows():
+    from analysis.speaker_count import SECOND_VOICE_MAX_SIMILARITY, second_voice
+
+    rng = np.random.default_rng(7)
+    protos = voices(2, rng, spread=1.0)
+    who = np.array([0] * 40 + [1] * 14)  # as AMI dev00: 48 and 14 windows
+    found = second_voice(short_windows(rng, who, protos))
+    assert found is not None
+    halves, similarity = found
+    assert similarity < SECOND_VOICE_MAX_SIMILARITY
+    assert len(set(zip(halves, who, strict=True))) == 2  # the halves are the two voices
+
+
+def test_one_voice_has_no_second_voice():
+    from analysis.speaker_count import second_voice
+
+    rng = np.random.default_rng(8)
+    protos = voices(1, rng, spread=1.0)
+    for seed_windows in (20, 60, 200):
+        assert second_voice(short_windows(rng, np.zeros(seed_windows, int), protos)) is None
+
+
+def test_a_few_windows_of_another_voice_are_not_a_second_person():
+    from analysis.speaker_count import SECOND_VOICE_MIN_WINDOWS, second_voice
+
+    rng = np.random.default_rng(9)
+    protos = voices(2, rng, spread=1.0)
+    few = SECOND_VOICE_MIN_WINDOWS - 1
+    assert second_voice(short_windows(rng, np.array([0] * 60 + [1] * few), protos)) is None  # too few
+    assert second_voice(short_windows(rng, np.array([0] * 60 + [1] * 20), protos)) is not None
+
+
+def test_split_second_voice_gives_each_turn_its_voice():
+    from analysis.diarization import DiarizationOptions, DiarizationResult, resegment, split_second_voice
+    from analysis.speaker_count import SpeakerCount
+    from analysis.timeline import Turn
+
+    rng = np.random.default_rng(10)
+    protos = voices(2, rng, spread=1.0)
+    win, hop = 1.5, 0.5
+    starts = np.arange(0, 30 - win + 1e-9, hop)
+    truth = [(0.0, 12.0, 0), (12.0, 17.0, 1), (17.0, 22.0, 0), (22.0, 30.0, 1)]  # A, B, A, B
+
+    def voice(t: float) -> int:
+        return next(v for a, b, v in truth if a <= t < b)
+
+    emb = short_windows(rng, np.array([voice(s + win / 2) for s in starts]), protos, noise=0.1)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    one = DiarizationResult(turns=[Turn("S1", 0.0, 17.0), Turn("S1", 17.0, 30.0)],
+                            embeddings={"S1": emb.mean(axis=0)}, count=SpeakerCount(count=1))
+    two = split_second_voice(one, starts, emb, win)
+    assert two.speakers == ["S1", "S2"] and two.count.count == 2 and two.count.second_voice_similarity < 0.8
+    turns = resegment(np.zeros(16000 * 30, np.float32), two, DiarizationOptions(), (starts, emb))
+    for a, b, v in truth:  # every stretch's middle belongs to the voice that spoke it
+        mid = (a + b) / 2
+        said = {t.speaker for t in turns if t.start <= mid < t.end}
+        assert said == {"S1" if v == 0 else "S2"}, (a, b, turns)
+    # one voice only: unchanged
+    same = short_windows(rng, np.zeros(len(starts), int), protos, noise=0.1)
+    assert split_second_voice(one, starts, same, win) is one
+
+
+def test_two_speakers_get_the_short_windows_voiceprints():
+    """With two speakers found, re-segmentation compares windows with the short windows' own two voices,
+    matched to the speakers: clustering prints that are mixtures of both voices are replaced."""
+    from analysis.diarization import DiarizationResult, short_window_prints
+    from analysis.timeline import Turn
+
+    rng = np.random.default_rng(11)
+    protos = voices(2, rng, spread=1.0)
+    win, hop = 1.5, 0.5
+    starts = np.arange(0, 30 - win + 1e-9, hop)
+    who = np.array([0 if s + win / 2 < 15 else 1 for s in starts])
+    emb = short_windows(rng, who, protos, noise=0.1)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    turns = [Turn("S1", 0.0, 15.0), Turn("S2", 15.0, 30.0)]
+    a, b = protos[0] / np.linalg.norm(protos[0]), protos[1] / np.linalg.norm(protos[1])
+    mixed = DiarizationResult(turns=turns, embeddings={"S1": 0.7 * a + 0.3 * b, "S2": 0.4 * a + 0.6 * b})
+    prints = short_window_prints(mixed, starts, emb, win)
+    assert prints is not None and set(prints) == {"S1", "S2"}
+    assert prints["S1"] @ a > 0.95 and prints["S2"] @ b > 0.95  # pure, and each to its own speaker
+    # clustering prints that do not tell the voices apart: no one-to-one match, nothing replaced
+    ambiguous = DiarizationResult(turns=turns, embeddings={"S1": a + 0.2 * b, "S2": a + 0.2 * b})
+    assert short_window_prints(ambiguous, starts, emb, win) is None
+    # one voice throughout: no two voices, nothing replaced
+    one = short_windows(rng, np.zeros(len(starts), int), protos, noise=0.1)
+    assert short_window_prints(mixed, starts, one / np.linalg.norm(one, axis=1, keepdims=True), win) is None
+
+
 def test_a_label_without_voiceprint_is_not_a_speaker():
     """pyannote does not cap its overlap count by an estimated number of speakers; frames it counts as one
     voice more than there are clusters come out under an extra label with a zero voiceprint."""
