@@ -176,3 +176,33 @@ def test_live_view_and_strip_say_when_nothing_is_heard(qtbot, monkeypatch):
     finally:
         controller.shutdown()
         win.strip.close()
+
+
+def test_shutdown_keeps_a_thread_that_outlives_its_wait(qtbot):
+    """A session thread still busy when shutdown's wait runs out (the analysis process joined under a
+    heavy load) must stay referenced until it ends: a QThread destroyed while running aborts the whole
+    process (seen once in a full test run: "Fatal Python error: Aborted" in shutdown)."""
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QThread
+
+    from app import qt_worker
+    from app.qt_worker import SessionController
+
+    class Busy(QThread):
+        def run(self) -> None:  # ignores quit: ends when its work is done
+            time.sleep(0.6)
+
+    controller = SessionController(isolate=False)
+    busy = Busy()
+    alive = weakref.ref(busy)
+    controller.thread = busy
+    busy.start()
+    controller.shutdown(timeout_ms=50)
+    del busy
+    gc.collect()
+    assert controller.thread is None
+    assert alive() is not None and alive().isRunning()  # still running, and still referenced
+    qtbot.waitUntil(lambda: alive() is None or alive().isFinished(), timeout=5_000)
+    qtbot.waitUntil(lambda: not qt_worker._unfinished, timeout=5_000)  # released once it has ended
