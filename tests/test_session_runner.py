@@ -183,6 +183,7 @@ def test_shutdown_keeps_a_thread_that_outlives_its_wait(qtbot):
     heavy load) must stay referenced until it ends: a QThread destroyed while running aborts the whole
     process (seen once in a full test run: "Fatal Python error: Aborted" in shutdown)."""
     import gc
+    import threading
     import weakref
 
     from PySide6.QtCore import QThread
@@ -190,9 +191,11 @@ def test_shutdown_keeps_a_thread_that_outlives_its_wait(qtbot):
     from app import qt_worker
     from app.qt_worker import SessionController
 
+    release = threading.Event()
+
     class Busy(QThread):
         def run(self) -> None:  # ignores quit: ends when its work is done
-            time.sleep(0.6)
+            release.wait(30)
 
     controller = SessionController(isolate=False)
     busy = Busy()
@@ -204,5 +207,7 @@ def test_shutdown_keeps_a_thread_that_outlives_its_wait(qtbot):
     gc.collect()
     assert controller.thread is None
     assert alive() is not None and alive().isRunning()  # still running, and still referenced
-    qtbot.waitUntil(lambda: alive() is None or alive().isFinished(), timeout=5_000)
-    qtbot.waitUntil(lambda: not qt_worker._unfinished, timeout=5_000)  # released once it has ended
+    assert alive() in qt_worker._unfinished
+    release.set()
+    qtbot.waitUntil(lambda: alive() is None or alive() not in qt_worker._unfinished,
+                    timeout=10_000)  # released once it has ended
