@@ -29,7 +29,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -357,9 +357,7 @@ def split_second_voice(result: DiarizationResult, starts: np.ndarray, emb: np.nd
     ids = {first: "S1", 1 - first: "S2"}
     count = result.count
     if count is not None:
-        count = SpeakerCount(count=2, silhouettes=count.silhouettes, two_voice_windows=count.two_voice_windows,
-                             speech_windows=count.speech_windows, conversation=count.conversation,
-                             second_voice_similarity=round(similarity, 3))
+        count = replace(count, count=2, second_voice_similarity=round(similarity, 3))
     return DiarizationResult(turns=[Turn(ids[v], t.start, t.end) for t, v in zip(turns, voice, strict=True)],
                              embeddings={ids[h]: prints[h].astype(np.float32) for h in (first, 1 - first)},
                              count=count)
@@ -388,13 +386,18 @@ def assign_turns(turns: list[Turn], starts: np.ndarray, emb: np.ndarray, voicepr
     speakers = list(voiceprints)
     prints = np.stack([voiceprints[s] for s in speakers])
     ordered = sorted(turns, key=lambda t: (t.start, t.end))
-    reach = np.maximum.accumulate([t.end for t in ordered]) if ordered else np.zeros(0)
     out = []
-    for i, t in enumerate(ordered):
-        overlapped = (i > 0 and reach[i - 1] > t.start) or (i + 1 < len(ordered) and ordered[i + 1].start < t.end)
+    for t, overlapped in zip(ordered, _overlapped(ordered), strict=True):
         v = -1 if overlapped else nearest_voice(t, starts, emb, prints, window_s, least)
         out.append(t if v < 0 else Turn(speakers[v], t.start, t.end))
     return out
+
+
+def _overlapped(ordered: list[Turn]) -> list[bool]:
+    """For turns sorted by (start, end): whether each overlaps any other turn."""
+    reach = np.maximum.accumulate([t.end for t in ordered]) if ordered else np.zeros(0)  # latest end so far
+    return [bool((i > 0 and reach[i - 1] > t.start) or (i + 1 < len(ordered) and ordered[i + 1].start < t.end))
+            for i, t in enumerate(ordered)]
 
 
 def short_window_prints(result: DiarizationResult, starts: np.ndarray,
@@ -438,9 +441,7 @@ def resegment(waveform: np.ndarray, result: DiarizationResult, options: Diarizat
     ends = starts + options.reseg_window_s
     out: list[Turn] = []
     turns = sorted(result.turns, key=lambda t: (t.start, t.end))
-    reach = np.maximum.accumulate([t.end for t in turns])  # latest end among turns[:i + 1]
-    for i, turn in enumerate(turns):
-        overlapped = (i > 0 and reach[i - 1] > turn.start) or (i + 1 < len(turns) and turns[i + 1].start < turn.end)
+    for turn, overlapped in zip(turns, _overlapped(turns), strict=True):
         inside = np.flatnonzero((starts >= turn.start - 1e-6) & (ends <= turn.end + 1e-6))
         if overlapped or turn.speaker not in speakers or len(inside) < options.reseg_min_windows:
             out.append(turn)
