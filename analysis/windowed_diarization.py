@@ -8,7 +8,9 @@ embeddings, 1 GB for two), and the re-segmentation keeps CAM++ frame features fo
 equal windows of at most that length, each boundary moved into the longest pause near it so that no
 speech is cut; each window is read from the store and diarized on its own (with the same options,
 speaker count included), and the windows' speakers are linked by their voiceprints
-(:func:`link_speakers`). Peak memory is then that of one window, whatever the length.
+(:func:`link_speakers`). Peak memory is then that of one window, whatever the length: each window is
+diarized in a child process of its own (:mod:`analysis.diarize_process`), since in one process the
+allocators' fragmentation raised the peak from one window to the next.
 
 A recording no longer than ``window_s`` is diarized exactly as before: one call over all of it.
 """
@@ -118,13 +120,22 @@ def link_speakers(members: Sequence[_Member], options: DiarizationOptions,
 
 def diarize_windows(read: Reader, duration: float, regions: Sequence[tuple[float, float]],
                     options: DiarizationOptions | None = None, progress: Callable[[float], None] | None = None,
-                    window_s: float = WINDOW_S, diarize: DiarizeFn | None = None) -> DiarizationResult:
+                    window_s: float = WINDOW_S, diarize: DiarizeFn | None = None,
+                    isolate: bool = True) -> DiarizationResult:
     """Diarize the recording that ``read(start, end)`` returns (``duration`` s, speech ``regions``) in
     windows of at most about ``window_s`` (see the module docstring). ``diarize`` defaults to
-    :func:`analysis.diarization.diarize`."""
-    if diarize is None:
-        from analysis.diarization import diarize
+    :func:`analysis.diarization.diarize`; with the default and ``isolate``, each window of a recording
+    cut in windows is diarized in a child process of its own
+    (:func:`analysis.diarize_process.diarize_in_child`: peak memory does not creep up from window to
+    window), unless this process may not have children."""
     options = options or DiarizationOptions()
+    in_child = None
+    if diarize is None:
+        from analysis.diarize_process import can_start_child, diarize_in_child
+
+        if isolate and duration > window_s and can_start_child():
+            in_child = diarize_in_child
+        from analysis.diarization import diarize
     if duration <= window_s:
         return diarize(read(0.0, duration), options, progress=progress)
     bounds = window_bounds(duration, regions, window_s)
@@ -132,7 +143,10 @@ def diarize_windows(read: Reader, duration: float, regions: Sequence[tuple[float
     window_turns: list[list[Turn]] = []
     for w, (a, b) in enumerate(bounds):
         part = None if progress is None else (lambda f, w=w: progress((w + f) / len(bounds)))
-        result = diarize(read(a, b), options, progress=part)  # one window's audio in memory at a time
+        if in_child is not None:
+            result = in_child(read, a, b, options, progress=part)  # the window's audio sent in slices
+        else:
+            result = diarize(read(a, b), options, progress=part)  # one window's audio in memory at a time
         turns = [Turn(t.speaker, round(a + t.start, 3), round(a + t.end, 3)) for t in result.turns]
         window_turns.append(turns)
         for sid in result.speakers:

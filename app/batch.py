@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.atomic import atomic_write
+from analysis.process_tie import die_with_parent
 
 MANIFEST_SCHEMA = "attune.batch/1"
 RESULTS = "results"
@@ -205,16 +206,6 @@ def run_one(path: str, key: str, results_dir: str, options, analyze: str) -> dic
     return rec
 
 
-def _die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when its parent dies (a killed run leaves no worker behind)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-            import signal
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-
-
 def set_threads(threads: int) -> None:
     """Cap the numeric libraries of this process at ``threads`` threads (before they are imported)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
@@ -227,7 +218,7 @@ def set_threads(threads: int) -> None:
 def init_worker(threads: int, options, analyze: str, warm: bool = True, tied: bool = True) -> None:
     """A worker's start: die with the coordinator (``tied``), cap its threads, load the models once."""
     if tied:
-        _die_with_parent()
+        die_with_parent()
     set_threads(threads)
     with contextlib.suppress(OSError, AttributeError):
         os.nice(2)  # the coordinator (and a desktop session) first

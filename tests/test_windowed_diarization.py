@@ -125,6 +125,7 @@ def test_linking_finds_a_new_voice_and_obeys_the_count():
 def test_analyze_file_never_hands_diarization_more_than_one_window(shared_audio, monkeypatch):
     """The whole recording used to go to diarization in one array (``store.read()``)."""
     import analysis.diarization
+    import analysis.diarize_process
     from analysis.pipeline import AnalysisOptions, analyze_file
 
     lengths = []
@@ -135,6 +136,9 @@ def test_analyze_file_never_hands_diarization_more_than_one_window(shared_audio,
                                  embeddings={"S1": VOICES["A"].astype(np.float32)})
 
     monkeypatch.setattr(analysis.diarization, "diarize", fake)
+    # each window goes to a child process by default (analysis/diarize_process.py): here, in this one
+    monkeypatch.setattr(analysis.diarize_process, "diarize_in_child",
+                        lambda read, a, b, options, progress=None: fake(read(a, b), options, progress))
     window = 12.0
     result = analyze_file(shared_audio / "pyannote_sample" / "sample.wav",
                           AnalysisOptions(transcribe=False, diarize_window_s=window))
