@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -37,6 +38,8 @@ import numpy as np
 from analysis.diarization import DiarizationOptions, DiarizationResult
 from analysis.process_tie import die_with_parent
 from audio import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
 
 BLOCK_S = 60.0  # s of audio per message down the pipe (3.8 MB of float32)
 POLL_S = 1.0  # s between checks that the child is still alive while waiting for its next message
@@ -80,7 +83,7 @@ def _child(conn, target: str, parent_pid: int) -> None:
 
         result = _resolve(target)(audio[:n], options, progress=progress)
         del audio
-        conn.send(("done", result))
+        conn.send(("done", result, _peak_rss_mb()))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the parent went away or stopped us
         return
     except Exception as exc:
@@ -88,6 +91,15 @@ def _child(conn, target: str, parent_pid: int) -> None:
             conn.send(("error", type(exc).__name__, str(exc)))
     finally:
         conn.close()
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory (VmHWM), MB; None where /proc does not tell."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in open("/proc/self/status", encoding="ascii"):  # noqa: SIM115
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
 
 
 def _how_it_ended(proc) -> str:
@@ -144,6 +156,8 @@ def diarize_in_child(read: Callable[[float, float], np.ndarray], start: float, e
                 if progress is not None:
                     progress(msg[1])
             elif msg[0] == "done":
+                log.info("diarized %.0f-%.0f s in a child process: peak RSS %s MB", start, end,
+                         "?" if msg[2] is None else f"{msg[2]:.0f}")
                 return msg[1]
             else:
                 raise DiarizationProcessError(f"diarization failed in its process: {msg[1]}: {msg[2]}")

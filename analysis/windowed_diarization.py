@@ -8,11 +8,13 @@ embeddings, 1 GB for two), and the re-segmentation keeps CAM++ frame features fo
 equal windows of at most that length, each boundary moved into the longest pause near it so that no
 speech is cut; each window is read from the store and diarized on its own (with the same options,
 speaker count included), and the windows' speakers are linked by their voiceprints
-(:func:`link_speakers`). Peak memory is then that of one window, whatever the length: each window is
-diarized in a child process of its own (:mod:`analysis.diarize_process`), since in one process the
-allocators' fragmentation raised the peak from one window to the next.
+(:func:`link_speakers`). Peak memory is then that of one window, whatever the length: each window of a
+recording longer than ``ISOLATE_MIN_S`` is diarized in a child process of its own
+(:mod:`analysis.diarize_process`), since in one process the allocators' fragmentation raised the peak
+from one window to the next.
 
-A recording no longer than ``window_s`` is diarized exactly as before: one call over all of it.
+A recording no longer than ``window_s`` is diarized exactly as before: one call over all of it (in a
+child process when it is longer than ``ISOLATE_MIN_S``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ CUT_SEARCH_S = 60.0  # s either side of a window's nominal end searched for the 
 # apart; what does is that two speakers of one window are never joined, and with the count given (the
 # app's re-analysis) no threshold is used at all.
 LINK_MIN_SIMILARITY = 0.6
+# s: a recording longer than this is diarized in child processes (analysis/diarize_process.py), one per
+# window, a shorter one here. Starting a process and loading the models there costs about 12 s; diarizing
+# 15 min takes 180-300 s on 2 cores (RTF 0.2-0.33), so above this the cost is at most about 6 %, and a
+# recording of 15-30 min is then diarized the way a longer one's windows are (the same peak memory: one
+# window's, whatever the length). Shorter recordings stay here, where a process that analyses many
+# (batch, tests) loads the models once.
+ISOLATE_MIN_S = 900.0
 TOUCH_S = 0.05  # s: a speaker's turns ending and starting this close to a window cut are one turn
 #                (a cut falls in speech only when no pause is found; pyannote's frames are 17 ms)
 
@@ -124,19 +133,21 @@ def diarize_windows(read: Reader, duration: float, regions: Sequence[tuple[float
                     isolate: bool = True) -> DiarizationResult:
     """Diarize the recording that ``read(start, end)`` returns (``duration`` s, speech ``regions``) in
     windows of at most about ``window_s`` (see the module docstring). ``diarize`` defaults to
-    :func:`analysis.diarization.diarize`; with the default and ``isolate``, each window of a recording
-    cut in windows is diarized in a child process of its own
+    :func:`analysis.diarization.diarize`; with the default and ``isolate``, a recording longer than
+    :data:`ISOLATE_MIN_S` is diarized in a child process per window
     (:func:`analysis.diarize_process.diarize_in_child`: peak memory does not creep up from window to
-    window), unless this process may not have children."""
+    window, and this process never loads the models), unless this process may not have children."""
     options = options or DiarizationOptions()
     in_child = None
     if diarize is None:
         from analysis.diarize_process import can_start_child, diarize_in_child
 
-        if isolate and duration > window_s and can_start_child():
+        if isolate and duration > min(window_s, ISOLATE_MIN_S) and can_start_child():
             in_child = diarize_in_child
         from analysis.diarization import diarize
     if duration <= window_s:
+        if in_child is not None:
+            return in_child(read, 0.0, duration, options, progress=progress)
         return diarize(read(0.0, duration), options, progress=progress)
     bounds = window_bounds(duration, regions, window_s)
     members: list[_Member] = []

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import re
 import resource
 import subprocess
 import sys
@@ -81,16 +83,30 @@ def worker_long(path: str, transcribe: str, speakers: str, window: str, diarize:
 
     options = AnalysisOptions(transcribe=transcribe == "1", diarize=diarize == "1", diarize_window_s=float(window),
                               diarization=DiarizationOptions(num_speakers=int(speakers) or None))
+    # each diarization window of a long recording runs in a child process (analysis/diarize_process.py),
+    # one at a time, while this one waits; each reports its peak (logged). The memory the analysis needs
+    # is at most this process's peak plus the largest child's (an upper bound: the peaks need not
+    # coincide). RUSAGE_CHILDREN would also count helpers that libraries fork and exec (a fork's
+    # maxrss starts at its parent's size: 558 MB seen for one)
+    peaks: list[float] = []
+
+    class ChildPeaks(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found = re.search(r"in a child process: peak RSS (\d+) MB", record.getMessage())
+            if found:
+                peaks.append(float(found.group(1)))
+
+    logger = logging.getLogger("analysis.diarize_process")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(ChildPeaks())
     t = time.perf_counter()
     result = analyze_file(path, options)
     own = peak_rss_mb()
-    # each diarization window of a long recording runs in a child process (analysis/diarize_process.py),
-    # one at a time, while this one waits: the memory the analysis needs is at most this process's peak
-    # plus the largest child's (an upper bound: the two peaks need not coincide)
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    child = max(peaks, default=0.0)
     return {"duration": result.timeline.duration, "stages": result.stage_seconds,
             "total": time.perf_counter() - t, "speakers": len(result.timeline.speakers),
             "turns": len(result.timeline.turns), "own_peak_mb": own, "child_peak_mb": child,
+            "children": len(peaks),
             "peak_rss_mb": own + child}
 
 

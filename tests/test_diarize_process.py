@@ -56,7 +56,8 @@ def _gone(pid: int, within_s: float = 10.0) -> bool:
     return False
 
 
-def test_the_child_gets_the_whole_window_in_order_and_its_result_and_progress_come_back():
+def test_the_child_gets_the_whole_window_in_order_and_its_result_and_progress_come_back(caplog):
+    caplog.set_level("INFO", logger="analysis.diarize_process")
     x, read, reads = _ramp(150.0)
     seen = []
     result = diarize_in_child(read, 12.5, 137.25, DiarizationOptions(num_speakers=3), progress=seen.append,
@@ -68,6 +69,8 @@ def test_the_child_gets_the_whole_window_in_order_and_its_result_and_progress_co
     assert [(t.speaker, t.start, t.end) for t in result.turns] == [("S1", 0.0, len(part) / SR)]
     assert seen == [0.5, 1.0]
     assert len(reads) == 3 and max(b - a for a, b in reads) <= 60.0  # sent in slices, never whole
+    peak = [r.getMessage() for r in caplog.records if "in a child process: peak RSS" in r.getMessage()]
+    assert len(peak) == 1 and int(peak[0].split("peak RSS ")[1].split()[0]) > 10  # MB: the child's own
 
 
 @pytest.mark.parametrize("target, says", [("fails", "ValueError: the window holds no voices"),

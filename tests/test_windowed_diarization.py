@@ -145,3 +145,39 @@ def test_analyze_file_never_hands_diarization_more_than_one_window(shared_audio,
     assert len(lengths) == 3 and max(lengths) <= window * 1.25
     assert sum(lengths) == pytest.approx(result.timeline.duration, abs=1e-3)
     assert [s.id for s in result.timeline.speakers] == ["S1"]  # one voice throughout: linked into one
+
+
+def test_a_recording_longer_than_the_isolation_length_is_diarized_in_a_child(monkeypatch):
+    """One window or several: past ``ISOLATE_MIN_S`` every window goes to a child process (its peak
+    memory then does not depend on what ran before); shorter recordings stay in this process."""
+    import analysis.diarization
+    import analysis.diarize_process
+    import analysis.windowed_diarization as wd
+
+    where = []
+
+    def here(waveform, options=None, progress=None):
+        where.append(("here", len(waveform) / SR))
+        return DiarizationResult(turns=[Turn("S1", 0.0, len(waveform) / SR)],
+                                 embeddings={"S1": VOICES["A"].astype(np.float32)})
+
+    def child(read, a, b, options, progress=None):
+        where.append(("child", b - a))
+        return here(read(a, b), options, progress)
+
+    monkeypatch.setattr(analysis.diarization, "diarize", here)
+    monkeypatch.setattr(analysis.diarize_process, "diarize_in_child", child)
+    monkeypatch.setattr(analysis.diarize_process, "can_start_child", lambda: True)
+    monkeypatch.setattr(wd, "ISOLATE_MIN_S", 20.0)
+    diarize_windows(Reader(15.0), 15.0, [(0.0, 15.0)], window_s=40.0)  # short: here
+    assert [w for w, _ in where] == ["here"]
+    where.clear()
+    diarize_windows(Reader(30.0), 30.0, [(0.0, 30.0)], window_s=40.0)  # one window, in a child
+    assert [w for w, _ in where] == ["child", "here"] and where[0][1] == pytest.approx(30.0)
+    where.clear()
+    diarize_windows(Reader(30.0), 30.0, [(0.0, 30.0)], window_s=40.0, isolate=False)  # told not to
+    assert [w for w, _ in where] == ["here"]
+    where.clear()
+    monkeypatch.setattr(analysis.diarize_process, "can_start_child", lambda: False)  # e.g. a Dask worker
+    diarize_windows(Reader(30.0), 30.0, [(0.0, 30.0)], window_s=40.0)
+    assert [w for w, _ in where] == ["here"]
