@@ -205,12 +205,13 @@ def split_merged_groups(embeddings: np.ndarray, count: int, max_count: int) -> i
     return int(len(np.unique(labels)))
 
 
-def second_voice(embeddings: np.ndarray) -> tuple[np.ndarray, float] | None:
+def second_voice(embeddings: np.ndarray,
+                 max_similarity: float = SECOND_VOICE_MAX_SIMILARITY) -> tuple[np.ndarray, float] | None:
     """Evidence of a second person among short-window embeddings ``(n, dim)`` of speech that was
     credited to one speaker: the average-linkage (cosine) cut in two, when each half holds at least
     ``SECOND_VOICE_MIN_FRACTION`` of the windows and ``SECOND_VOICE_MIN_WINDOWS``, and the halves'
-    centroids are less alike than ``SECOND_VOICE_MAX_SIMILARITY``. Returns (labels 0/1 per window, the
-    centroids' cosine) or None.
+    centroids are less alike than ``max_similarity`` (``inf``: however alike, when two people are known
+    to be there). Returns (labels 0/1 per window, the centroids' cosine) or None.
 
     Chosen on the development set's real voices (docs/diarization.md): the halves of one person's
     1.5-s windows stay at cosine >= 0.83 (11 one-speaker telephone sides, whole and every 30-s and 60-s
@@ -226,7 +227,7 @@ def second_voice(embeddings: np.ndarray) -> tuple[np.ndarray, float] | None:
     if min(len(a), len(b)) < least:
         return None
     similarity = float(_unit_rows(a.mean(axis=0, keepdims=True))[0] @ _unit_rows(b.mean(axis=0, keepdims=True))[0])
-    if similarity >= SECOND_VOICE_MAX_SIMILARITY:
+    if similarity >= max_similarity:
         return None
     return halves.astype(int), similarity
 

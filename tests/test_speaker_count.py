@@ -283,6 +283,44 @@ def test_split_second_voice_gives_each_turn_its_voice():
     assert split_second_voice(one, starts, same, win) is one
 
 
+def test_two_people_given_but_never_heard_apart_are_split_from_short_windows():
+    """The count says two, but segmentation heard one voice in every window (pyannote's two clusters are
+    then cut out of mixtures): the short windows' two-way cut decides, however alike the two voices are."""
+    from analysis.diarization import DiarizationOptions, DiarizationResult, resegment, split_given_two
+    from analysis.speaker_count import second_voice
+    from analysis.timeline import Turn
+
+    rng = np.random.default_rng(12)
+    a, b = voices(2, rng, spread=1.0)
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    close = np.stack([a, 0.92 * a + 0.39 * b])  # two voices at cosine 0.92: alike as one person's halves
+    close /= np.linalg.norm(close, axis=1, keepdims=True)
+    win, hop = 1.5, 0.5
+    starts = np.arange(0, 40 - win + 1e-9, hop)
+    truth = [(0.0, 10.0, 0), (10.0, 20.0, 1), (20.0, 30.0, 0), (30.0, 40.0, 1)]
+
+    def voice(t: float) -> int:
+        return next(v for s, e, v in truth if s <= t < e)
+
+    emb = short_windows(rng, np.array([voice(s + win / 2) for s in starts]), close, noise=0.03)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    assert second_voice(emb) is None  # too alike for the search without a count (cosine >= SECOND_VOICE_MAX_SIMILARITY)
+    # pyannote's forced clusters: each turn half one voice, half the other
+    forced = DiarizationResult(turns=[Turn("S1", 0.0, 15.0), Turn("S2", 15.0, 25.0), Turn("S1", 25.0, 40.0)],
+                               embeddings={"S1": close.mean(axis=0), "S2": close.mean(axis=0)})
+    split = split_given_two(forced, starts, emb, win)
+    assert split is not None and split.speakers == ["S1", "S2"]
+    turns = resegment(np.zeros(16000 * 40, np.float32), split, DiarizationOptions(), (starts, emb))
+    said = [{t.speaker for t in turns if t.start <= (s + e) / 2 < t.end} for s, e, _ in truth]
+    assert all(len(x) == 1 for x in said), turns  # each stretch's middle: one speaker...
+    assert said[0] == said[2] != said[1] == said[3], turns  # ... the same voice the same speaker
+    # one voice throughout (the clinician's count was wrong): the cut has halves of real size or
+    # nothing; a few odd windows never make a person
+    few = np.array([0] * (len(starts) - 3) + [1] * 3)
+    odd = short_windows(rng, few, close, noise=0.03)
+    assert split_given_two(forced, starts, odd / np.linalg.norm(odd, axis=1, keepdims=True), win) is None
+
+
 def test_two_speakers_get_the_short_windows_voiceprints():
     """With two speakers found, re-segmentation compares windows with the short windows' own two voices,
     matched to the speakers: clustering prints that are mixtures of both voices are replaced."""
