@@ -83,7 +83,7 @@ def _child(conn, target: str, parent_pid: int) -> None:
 
         result = _resolve(target)(audio[:n], options, progress=progress)
         del audio
-        conn.send(("done", result, _peak_rss_mb()))
+        conn.send(("done", result, peak_rss_mb()))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the parent went away or stopped us
         return
     except Exception as exc:
@@ -93,7 +93,7 @@ def _child(conn, target: str, parent_pid: int) -> None:
         conn.close()
 
 
-def _peak_rss_mb() -> float | None:
+def peak_rss_mb() -> float | None:
     """This process's peak resident memory (VmHWM), MB; None where /proc does not tell."""
     with contextlib.suppress(OSError, ValueError):
         for line in open("/proc/self/status", encoding="ascii"):  # noqa: SIM115

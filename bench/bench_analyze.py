@@ -12,11 +12,11 @@ timestamps; the ratio column is Attune's stage time over the baseline's.
 built from the 8 real two-person dev calls (``shared/audio/dev``, 18.6 min, 16 voices) repeated in
 turn, as 16-kHz WAV in a private temporary folder (removed afterwards); ``analyze_file`` runs on each in
 its own process, and the peak RSS (VmHWM) and its growth per extra hour are printed, beside the peak of
-a process that only loads the models. A recording longer than one diarization window is diarized one
-window at a time in a child process each (analysis/diarize_process.py): its peak is then this process's
-own plus the largest child's (columns "own", "child"; their sum, an upper bound, is the figure). Transcription is left out unless ``--transcribe`` is given (it
-reads one chunk of speech of at most 28 s at a time, and 2 hours of it take hours here); decoding, VAD,
-diarization and cues (tone included) run. ``--speakers`` tells diarization the count (as the app's
+a process that only loads the models. A recording longer than 15 min is diarized one window at a time,
+in a child process each (analysis/diarize_process.py): its peak is then this process's own plus the
+largest child's (columns "own", "child"; their sum, an upper bound, is the figure). Transcription is
+left out unless ``--transcribe`` is given (it reads one chunk of speech of at most 28 s at a time, and 2
+hours of it take hours here); decoding, VAD, diarization and cues (tone included) run. ``--speakers`` tells diarization the count (as the app's
 re-analysis does with the people in the room); ``--window inf`` diarizes the whole recording at once,
 as before windows; ``--no-diarize`` leaves diarization out too (what grows outside it, in minutes rather
 than hours). Target: at most 100 MB more peak RSS per extra hour.
@@ -41,11 +41,11 @@ GROWTH_TARGET_MB_PER_H = 100.0  # MB of peak RSS per extra hour of recording (is
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (VmHWM), MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far (VmHWM, as each diarization child reports its own), MB."""
+    from analysis.diarize_process import peak_rss_mb as vm_hwm
+
+    peak = vm_hwm()
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker_attune(path: str, diarize: bool) -> dict:
