@@ -145,6 +145,74 @@ def long_set(shared_audio: Path, out_dir: Path, sizes: tuple[int, ...] = (2, 3),
     return assembled_set(shared_audio, out_dir, sizes, per_size=1, target_s=target_s, distinct_calls=True)
 
 
+MINORITY_MAX_UTTERANCE_S = 2.5  # s: the quiet voice of an :func:`imbalanced` file says only this much at a time
+MAJORITY_RUN = (2, 8)  # the main voice's utterances between two of the quiet voice's (uniform, end excluded)
+IMBALANCED_MIN_MAJORITY_S = 40.0  # s: a side needs this much speech of its own to be the main voice
+IMBALANCED_PER_MAJORITY = 2  # quiet voices paired with each main voice
+
+
+def imbalanced(major: Side, minor: Side, seed: int) -> tuple[np.ndarray, list[Turn]]:
+    """A two-person conversation in which one voice talks and the other listens: the main voice's
+    utterances, each used once and in order (no utterance comes round again, which would give its
+    windows twin embeddings), with one short utterance of the quiet voice (at most
+    ``MINORITY_MAX_UTTERANCE_S``; its short ones cycled) after every few of them, as a counsellor's
+    "mm-hm, and then?" between a client's sentences. The quiet voice holds about 3-20 % of the talk."""
+    rng = np.random.default_rng(seed)
+    gains = {s.name: 10 ** (rng.uniform(*LEVEL_DBFS) / 20) / max(_speech_rms(s), 1e-6) for s in (major, minor)}
+    short = [u for u in minor.utterances if u[1] - u[0] <= MINORITY_MAX_UTTERANCE_S] or minor.utterances
+    order: list[tuple[Side, tuple[float, float]]] = []
+    k, wait = 0, int(rng.integers(*MAJORITY_RUN))
+    for i, utt in enumerate(major.utterances):
+        order.append((major, utt))
+        wait -= 1
+        if wait == 0 and i + 1 < len(major.utterances):
+            order.append((minor, short[k % len(short)]))
+            k, wait = k + 1, int(rng.integers(*MAJORITY_RUN))
+    pieces: list[tuple[int, np.ndarray]] = []
+    turns: list[Turn] = []
+    t = 0.0
+    for side, (a, b) in order:
+        lo, hi = int(max(0.0, a - PAD_S) * SAMPLE_RATE), int(min(len(side.audio), (b + PAD_S) * SAMPLE_RATE))
+        start = t + rng.uniform(*GAP_S)
+        pieces.append((int(round(start * SAMPLE_RATE)), side.audio[lo:hi] * gains[side.name]))
+        speech_start = start + (a - lo / SAMPLE_RATE)
+        turns.append(Turn(side.name, round(speech_start, 3), round(speech_start + (b - a), 3)))
+        t = start + (hi - lo) / SAMPLE_RATE
+    mix = np.zeros(max(s0 + len(c) for s0, c in pieces), np.float32)
+    for s0, clip in pieces:
+        mix[s0: s0 + len(clip)] += clip.astype(np.float32)
+    return mix, turns
+
+
+def imbalanced_set(shared_audio: Path, out_dir: Path) -> list[tuple[DiarizationFile, int]]:
+    """Two-person conversations with one main voice and one quiet voice (:func:`imbalanced`): every side
+    with at least ``IMBALANCED_MIN_MAJORITY_S`` of speech is the main voice of ``IMBALANCED_PER_MAJORITY``
+    files, each with a quiet voice of another call (never as alike as one person's). Checked only."""
+    import soundfile as sf
+
+    sides = real_sides(shared_audio)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prints = None
+    items = []
+    for i, major in enumerate(sides):
+        if sum(b - a for a, b in major.utterances) < IMBALANCED_MIN_MAJORITY_S:
+            continue
+        for k in range(IMBALANCED_PER_MAJORITY):
+            name = f"imbalanced-{major.name}-{k}"
+            wav, rttm = out_dir / f"{name}.wav", out_dir / f"{name}.rttm"
+            if not (wav.is_file() and rttm.is_file()):
+                prints = _voiceprints(sides) if prints is None else prints
+                others = [j for j in range(len(sides)) if _call(sides[j].name) != _call(major.name)
+                          and float(prints[i] @ prints[j]) < SAME_VOICE_COSINE]
+                rng = np.random.default_rng(5000 + 10 * i + k)
+                minor = sides[others[int(rng.integers(len(others)))]]
+                audio, turns = imbalanced(major, minor, 5000 + 10 * i + k)
+                sf.write(str(wav), audio, SAMPLE_RATE, subtype="PCM_16")
+                write_rttm(turns, rttm, name)
+            items.append((DiarizationFile(f"imbalanced/{name}", wav, rttm, DEV_COLLAR_S, "checked"), 2))
+    return items
+
+
 def _call(side_name: str) -> str:
     """The call a side belongs to: ``Auto_Repairs_40_UTC_agent`` -> ``Auto_Repairs_40_UTC``,
     ``spokenwoz_SNG0072-ch0`` -> ``spokenwoz_SNG0072``."""

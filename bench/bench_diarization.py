@@ -12,6 +12,9 @@ constants were tuned on (``tuned``) or only checked on (``checked``). Sets:
   must say 1.
 * ``heldout``: generated counselling dialogues in voices never used for tuning, close pairs and a neural
   voice among them (``audio.synth.heldout_dialogues``; checked only).
+* ``imbalanced``: two-person conversations of real voices in which one talks and the other only puts in
+  short words now and then (a client and a listening counsellor; :func:`analysis.assembled.imbalanced`;
+  checked only).
 * ``assembled``: three- and four-person conversations laid together from the real one-speaker sides
   of the calls (:mod:`analysis.assembled`; checked only): real voices, artificial turn-taking.
 * ``synth``: the older generated dialogues (easy voices; for continuity with earlier figures).
@@ -109,6 +112,10 @@ def recordings(sets: list[str], out: Path, n_synth: int = 3):
         from analysis.assembled import assembled_set
 
         items += assembled_set(SHARED_AUDIO, out / "assembled")
+    if "imbalanced" in sets and have_shared:
+        from analysis.assembled import imbalanced_set
+
+        items += imbalanced_set(SHARED_AUDIO, out / "imbalanced")
     if "heldout" in sets:
         from audio.synth import heldout_dialogues
 
@@ -219,7 +226,7 @@ def leave_one_out(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", default="dev,single,heldout", help="comma-separated: dev, single, heldout, assembled, synth")
+    ap.add_argument("--sets", default="dev,single,heldout", help="comma-separated: dev, single, heldout, assembled, imbalanced, synth")
     ap.add_argument("--synth", type=int, default=3, help="older generated two-person dialogues in 'synth'")
     ap.add_argument("--no-live", action="store_true", help="offline diarizer only")
     ap.add_argument("--no-offline", action="store_true", help="live diarizer only")

@@ -383,3 +383,31 @@ def test_four_real_people_are_not_counted_as_two(shared_audio, tmp_path_factory)
     assert abs(len(res.speakers) - n) <= 1, f"{len(res.speakers)} speakers of {n}"
     d = der_breakdown(read_rttm(item.rttm), res.turns, item.collar)
     assert d["der"] <= FOUR_REAL_DER, d
+
+
+def test_one_voice_cut_ever_finer_is_not_more_people():
+    """One voice whose windows fall into loose sub-groups, beside a second voice: the silhouettes rise
+    slowly from 2 to 6 groups without ever showing structure (0.17 -> 0.36 here; a real case, one voice with
+    a quiet second, went 0.27 -> 0.39 and was counted as 5 people). Extra speakers need a cut that scores
+    at least EXTRA_SPEAKER_MIN_SILHOUETTE."""
+    from analysis import speaker_count as sc
+
+    rng = np.random.default_rng(0)
+    dim = 192
+
+    def unit(v):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    a = unit(rng.normal(size=dim))
+    b = unit(a + unit(rng.normal(size=dim)))
+    subs = [unit(a + 0.9 * unit(rng.normal(size=dim))) for _ in range(5)]
+    x = np.concatenate([unit(s + 0.8 * rng.normal(size=(24, dim)) / np.sqrt(dim)) for s in subs]
+                       + [unit(b + 0.8 * rng.normal(size=(12, dim)) / np.sqrt(dim))])
+    scored = sc.silhouettes(x, 6)
+    assert max(mean for mean, _se in scored.values()) < sc.EXTRA_SPEAKER_MIN_SILHOUETTE  # no structure
+    assert scored[6][0] > scored[2][0]  # yet finer cuts score higher: the old rule took 5 or 6
+    assert sc.several_speakers(scored, 2) == 2
+    # clear groups still count: three well-separated voices are three
+    three = np.concatenate([unit(unit(rng.normal(size=dim)) + 0.3 * rng.normal(size=(20, dim)) / np.sqrt(dim))
+                            for _ in range(3)])
+    assert sc.several_speakers(sc.silhouettes(three, 6), 2) == 3
