@@ -148,7 +148,7 @@ def long_set(shared_audio: Path, out_dir: Path, sizes: tuple[int, ...] = (2, 3),
 MINORITY_MAX_UTTERANCE_S = 2.5  # s: the quiet voice of an :func:`imbalanced` file says only this much at a time
 MAJORITY_RUN = (2, 8)  # the main voice's utterances between two of the quiet voice's (uniform, end excluded)
 IMBALANCED_MIN_MAJORITY_S = 40.0  # s: a side needs this much speech of its own to be the main voice
-IMBALANCED_PER_MAJORITY = 2  # quiet voices paired with each main voice
+IMBALANCED_PER_MAJORITY = 2  # checked files per main voice (seeds 0, 1)
 
 
 def imbalanced(major: Side, minor: Side, seed: int) -> tuple[np.ndarray, list[Turn]]:
@@ -184,10 +184,12 @@ def imbalanced(major: Side, minor: Side, seed: int) -> tuple[np.ndarray, list[Tu
     return mix, turns
 
 
-def imbalanced_set(shared_audio: Path, out_dir: Path) -> list[tuple[DiarizationFile, int]]:
+def imbalanced_set(shared_audio: Path, out_dir: Path,
+                   seeds: tuple[int, ...] = tuple(range(IMBALANCED_PER_MAJORITY))) -> list[tuple[DiarizationFile, int]]:
     """Two-person conversations with one main voice and one quiet voice (:func:`imbalanced`): every side
-    with at least ``IMBALANCED_MIN_MAJORITY_S`` of speech is the main voice of ``IMBALANCED_PER_MAJORITY``
-    files, each with a quiet voice of another call (never as alike as one person's). Checked only."""
+    with at least ``IMBALANCED_MIN_MAJORITY_S`` of speech is the main voice of one file per seed, each with
+    a quiet voice of another call (never as alike as one person's). The default seeds (0, 1) are the
+    checked set; others (2-4 were used to tune :func:`analysis.speaker_count.quiet_voice`) are for tuning."""
     import soundfile as sf
 
     sides = real_sides(shared_audio)
@@ -197,7 +199,7 @@ def imbalanced_set(shared_audio: Path, out_dir: Path) -> list[tuple[DiarizationF
     for i, major in enumerate(sides):
         if sum(b - a for a, b in major.utterances) < IMBALANCED_MIN_MAJORITY_S:
             continue
-        for k in range(IMBALANCED_PER_MAJORITY):
+        for k in seeds:
             name = f"imbalanced-{major.name}-{k}"
             wav, rttm = out_dir / f"{name}.wav", out_dir / f"{name}.rttm"
             if not (wav.is_file() and rttm.is_file()):
@@ -209,7 +211,8 @@ def imbalanced_set(shared_audio: Path, out_dir: Path) -> list[tuple[DiarizationF
                 audio, turns = imbalanced(major, minor, 5000 + 10 * i + k)
                 sf.write(str(wav), audio, SAMPLE_RATE, subtype="PCM_16")
                 write_rttm(turns, rttm, name)
-            items.append((DiarizationFile(f"imbalanced/{name}", wav, rttm, DEV_COLLAR_S, "checked"), 2))
+            role = "checked" if k < IMBALANCED_PER_MAJORITY else "tuned"
+            items.append((DiarizationFile(f"imbalanced/{name}", wav, rttm, DEV_COLLAR_S, role), 2))
     return items
 
 
