@@ -39,9 +39,12 @@ import numpy as np
 import analysis  # noqa: F401  (switches model libraries to offline mode before they are imported)
 from analysis.speaker_count import (
     MAX_AUTO_SPEAKERS,
+    QUIET_MIN_TURN_S,
     SECOND_VOICE_MAX_SIMILARITY,
     SpeakerCount,
     estimate_speaker_count,
+    one_voice_clusters,
+    quiet_voice,
     second_voice,
 )
 from analysis.timeline import Turn
@@ -385,6 +388,36 @@ def split_given_two(result: DiarizationResult, starts: np.ndarray, emb: np.ndarr
     return split if len(split.speakers) == 2 else None
 
 
+def split_quiet_voice(result: DiarizationResult, audio: np.ndarray) -> DiarizationResult | None:
+    """All of ``result``'s speech taken as one main voice, and the turns of a quiet second person found
+    in it (:func:`analysis.speaker_count.quiet_voice`, from each turn's own embedding): two speakers,
+    those turns the second's, the rest the first's; the voiceprints each voice's turns' mean. None when
+    no quiet voice is found."""
+    turns = _merge_adjacent(sorted((Turn("S1", t.start, t.end) for t in result.turns),
+                                   key=lambda t: (t.start, t.end)))
+    usable = [t for t in turns if t.end - t.start >= QUIET_MIN_TURN_S]
+    if len(usable) < 3:
+        return None
+    emb = np.concatenate([embed_waveform(audio[int(t.start * SAMPLE_RATE):int(t.end * SAMPLE_RATE)])
+                          for t in usable])
+    quiet = quiet_voice(np.array([t.end - t.start for t in usable]), emb)
+    if quiet is None:
+        return None
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+    second = {(t.start, t.end) for t, q in zip(usable, quiet, strict=True) if q}
+    voice = [1 if (t.start, t.end) in second else 0 for t in turns]
+    ids = {voice[0]: "S1", 1 - voice[0]: "S2"}
+    prints = {v: unit[quiet == bool(v)].mean(axis=0) for v in (0, 1)}
+    count = result.count
+    if count is not None:
+        count = replace(count, count=2, quiet_turns=int(quiet.sum()))
+    return DiarizationResult(
+        turns=[Turn(ids[v], t.start, t.end) for t, v in zip(turns, voice, strict=True)],
+        embeddings={ids[v]: (prints[v] / max(float(np.linalg.norm(prints[v])), 1e-9)).astype(np.float32)
+                    for v in sorted(ids, key=lambda v: ids[v])},
+        count=count)
+
+
 def nearest_voice(turn: Turn, starts: np.ndarray, emb: np.ndarray, prints: np.ndarray, window_s: float,
                   least: int) -> int:
     """Index of the voice (row of unit ``prints``) that the short windows centred in ``turn`` are nearer
@@ -633,7 +666,15 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
     result.count = count
     windows, prints = None, None
     two_allowed = (options.num_speakers or options.max_speakers or 2) >= 2
-    if options.second_voice and two_allowed and len(result.speakers) in (1, 2):
+    quiet = None
+    if options.second_voice and two_allowed and options.num_speakers in (None, 2) and (
+            unheard or one_voice_clusters(list(result.embeddings.values()))):
+        # pieces of one voice (or no window heard two apart): a quiet second person's short turns?
+        quiet = split_quiet_voice(result, audio)
+        if quiet is not None:
+            log.info("one main voice and a quiet second voice, found from turn embeddings")
+            result = quiet
+    if quiet is None and options.second_voice and two_allowed and len(result.speakers) in (1, 2):
         windows = window_embeddings(audio, options.reseg_window_s, options.reseg_hop_s)
         split = split_given_two(result, *windows, options.reseg_window_s) if unheard else None
         if split is not None:
@@ -641,12 +682,15 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
             result = split
         elif len(result.speakers) == 1 and count is not None:
             result = split_second_voice(result, *windows, options.reseg_window_s)
+            if len(result.speakers) == 1:
+                result = split_quiet_voice(result, audio) or result
+                quiet = result if len(result.speakers) == 2 else None
         elif len(result.speakers) == 2:
             prints = short_window_prints(result, *windows, options.reseg_window_s)
             if prints is not None:
                 result.turns = assign_turns(result.turns, *windows, prints, options.reseg_window_s,
                                             options.reseg_min_windows)
-    if options.resegment:
+    if options.resegment and quiet is None:  # a quiet voice's turns are too short for the short windows
         result.turns = resegment(audio, result, options, windows, prints)
     result.turns = bridge_pauses(result.turns, options.bridge_pause_s)
     if count is not None:

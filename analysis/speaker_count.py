@@ -69,6 +69,15 @@ SECOND_VOICE_MAX_SIMILARITY = 0.80  # short windows of the speech cut in two who
 #                                     less alike than this hold two people (see second_voice)
 SECOND_VOICE_MIN_FRACTION = 0.2  # ... each half at least this fraction of the windows
 SECOND_VOICE_MIN_WINDOWS = 6  # ... and at least this many windows (1.5 s every 0.5 s: about 4 s of speech)
+QUIET_MAX_SIMILARITY = 0.35  # a turn whose own embedding is this unlike the main voice's print (cosine) may be
+#                              a quiet second voice's (see quiet_voice)
+QUIET_MIN_TURNS = 3  # ... at least this many such turns
+QUIET_MIN_PAIR_SIMILARITY = 0.45  # ... and alike one another on average (one voice, not odd noises)
+QUIET_MIN_TURN_S = 0.5  # s: shorter turns are not embedded (too little speech for a voiceprint)
+MAIN_TURN_MIN_S = 3.0  # s: the main voice's print comes from the turns at least this long
+ONE_VOICE_CLUSTERS_SIMILARITY = 0.85  # clusters whose voiceprints are all this alike (cosine) may be pieces
+#   of one voice: then a quiet voice is looked for (two real callers' clusters: 0.39-0.83 on the dev calls;
+#   one main voice cut in two beside a quiet one: 0.87-0.95 on the tuning series)
 CLEAN_MIN_FRACTION = 0.2  # a (window, speaker) embedding is clustered when its speaker talks alone this
 #                           much of the window (pyannote's own filter, kept identical)
 
@@ -83,6 +92,7 @@ class SpeakerCount:
     speech_windows: int = 0  # windows with any speech
     conversation: bool = False  # the two-voice windows were enough to rule out a single speaker
     second_voice_similarity: float | None = None  # one found, then a second in short windows (cosine)
+    quiet_turns: int = 0  # the turns of a quiet second voice found from turn embeddings (quiet_voice)
 
     @property
     def two_voice_fraction(self) -> float:
@@ -244,6 +254,45 @@ def second_voice(embeddings: np.ndarray,
     if similarity >= max_similarity:
         return None
     return halves.astype(int), similarity
+
+
+def quiet_voice(durations: np.ndarray, embeddings: np.ndarray) -> np.ndarray | None:
+    """Which turns of one main voice's speech belong to a quiet second person: one who only puts in a
+    short word now and then (a counsellor's "mm-hm, and then?"), too short for a segmentation window to
+    hold 2 s of it alone (so it has no clustered embedding) or for the 1.5-s short windows to fit inside
+    it. ``durations`` (n,) s and ``embeddings`` (n, dim), each turn's own CAM++ embedding. The main
+    voice's print is the duration-weighted mean of the turns of at least ``MAIN_TURN_MIN_S``; the turns of
+    at least ``QUIET_MIN_TURN_S`` less alike it than ``QUIET_MAX_SIMILARITY`` are the quiet voice's when
+    there are at least ``QUIET_MIN_TURNS`` and they are alike one another (mean pairwise cosine at least
+    ``QUIET_MIN_PAIR_SIMILARITY``). Returns a boolean mask over the turns, or None.
+
+    Chosen on tuning files only (docs/diarization.md): imbalanced conversations of other seeds than the
+    checked ones (the quiet voice's turns at 0.08-0.48 to the main voice, the main voice's own short
+    turns at 0.37 and above) and the one-speaker sides, on which it must never fire."""
+    d = np.asarray(durations, dtype=np.float64)
+    x = _unit_rows(embeddings)
+    main = d >= MAIN_TURN_MIN_S
+    if not main.any():
+        return None
+    voice = _unit_rows((x[main] * d[main, None]).sum(axis=0, keepdims=True))[0]
+    quiet = (d >= QUIET_MIN_TURN_S) & (x @ voice < QUIET_MAX_SIMILARITY)
+    n = int(quiet.sum())
+    if n < QUIET_MIN_TURNS:
+        return None
+    pair = x[quiet] @ x[quiet].T
+    if (pair.sum() - n) / (n * (n - 1)) < QUIET_MIN_PAIR_SIMILARITY:
+        return None
+    return quiet
+
+
+def one_voice_clusters(voiceprints: list[np.ndarray]) -> bool:
+    """Whether two or more clusters' voiceprints are all alike enough to be pieces of one voice
+    (every pair at least ``ONE_VOICE_CLUSTERS_SIMILARITY``)."""
+    if len(voiceprints) < 2:
+        return False
+    x = _unit_rows(np.stack(voiceprints))
+    sim = x @ x.T
+    return bool(sim[np.triu_indices(len(x), 1)].min() >= ONE_VOICE_CLUSTERS_SIMILARITY)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
