@@ -70,7 +70,7 @@ def real_sides(shared_audio: Path) -> list[Side]:
 def assemble(sides: list[Side], seed: int, target_s: float = TARGET_S) -> tuple[np.ndarray, list[Turn]]:
     """A conversation among ``sides`` (16 kHz mono) and its turns."""
     rng = np.random.default_rng(seed)
-    gains = {s.name: 10 ** (rng.uniform(*LEVEL_DBFS) / 20) / max(_speech_rms(s), 1e-6) for s in sides}
+    gains = _gains(sides, rng)
     next_utt = {s.name: int(rng.integers(len(s.utterances))) for s in sides}
     talk = {s.name: 0.0 for s in sides}
     pieces: list[tuple[int, np.ndarray]] = []
@@ -81,20 +81,11 @@ def assemble(sides: list[Side], seed: int, target_s: float = TARGET_S) -> tuple[
         side = min(others, key=lambda s: talk[s.name]) if rng.random() < 0.5 else others[rng.integers(len(others))]
         a, b = side.utterances[next_utt[side.name] % len(side.utterances)]
         next_utt[side.name] += 1
-        lo, hi = int(max(0.0, a - PAD_S) * SAMPLE_RATE), int(min(len(side.audio), (b + PAD_S) * SAMPLE_RATE))
-        clip = side.audio[lo:hi] * gains[side.name]
         start = t + (-OVERLAP_S if prev is not None and rng.random() < OVERLAP_P else rng.uniform(*GAP_S))
-        start = max(0.0, start)
-        s0 = int(round(start * SAMPLE_RATE))
-        pieces.append((s0, clip))
-        speech_start = start + (a - lo / SAMPLE_RATE)
-        turns.append(Turn(side.name, round(speech_start, 3), round(speech_start + (b - a), 3)))
+        t = _place(side, (a, b), max(0.0, start), gains[side.name], pieces, turns)
         talk[side.name] += b - a
-        t = start + len(clip) / SAMPLE_RATE
         prev = side.name
-    mix = np.zeros(max(s0 + len(c) for s0, c in pieces), np.float32)
-    for s0, clip in pieces:
-        mix[s0: s0 + len(clip)] += clip.astype(np.float32)
+    mix = _mix(pieces)
     peak = float(np.max(np.abs(mix))) if mix.size else 0.0
     if peak > 0.99:
         mix *= 0.99 / peak
@@ -158,7 +149,7 @@ def imbalanced(major: Side, minor: Side, seed: int) -> tuple[np.ndarray, list[Tu
     ``MINORITY_MAX_UTTERANCE_S``; its short ones cycled) after every few of them, as a counsellor's
     "mm-hm, and then?" between a client's sentences. The quiet voice holds about 3-20 % of the talk."""
     rng = np.random.default_rng(seed)
-    gains = {s.name: 10 ** (rng.uniform(*LEVEL_DBFS) / 20) / max(_speech_rms(s), 1e-6) for s in (major, minor)}
+    gains = _gains([major, minor], rng)
     short = [u for u in minor.utterances if u[1] - u[0] <= MINORITY_MAX_UTTERANCE_S] or minor.utterances
     order: list[tuple[Side, tuple[float, float]]] = []
     k, wait = 0, int(rng.integers(*MAJORITY_RUN))
@@ -171,17 +162,9 @@ def imbalanced(major: Side, minor: Side, seed: int) -> tuple[np.ndarray, list[Tu
     pieces: list[tuple[int, np.ndarray]] = []
     turns: list[Turn] = []
     t = 0.0
-    for side, (a, b) in order:
-        lo, hi = int(max(0.0, a - PAD_S) * SAMPLE_RATE), int(min(len(side.audio), (b + PAD_S) * SAMPLE_RATE))
-        start = t + rng.uniform(*GAP_S)
-        pieces.append((int(round(start * SAMPLE_RATE)), side.audio[lo:hi] * gains[side.name]))
-        speech_start = start + (a - lo / SAMPLE_RATE)
-        turns.append(Turn(side.name, round(speech_start, 3), round(speech_start + (b - a), 3)))
-        t = start + (hi - lo) / SAMPLE_RATE
-    mix = np.zeros(max(s0 + len(c) for s0, c in pieces), np.float32)
-    for s0, clip in pieces:
-        mix[s0: s0 + len(clip)] += clip.astype(np.float32)
-    return mix, turns
+    for side, utt in order:
+        t = _place(side, utt, t + rng.uniform(*GAP_S), gains[side.name], pieces, turns)
+    return _mix(pieces), turns
 
 
 def imbalanced_set(shared_audio: Path, out_dir: Path,
@@ -214,6 +197,31 @@ def imbalanced_set(shared_audio: Path, out_dir: Path,
             role = "checked" if k < IMBALANCED_PER_MAJORITY else "tuned"
             items.append((DiarizationFile(f"imbalanced/{name}", wav, rttm, DEV_COLLAR_S, role), 2))
     return items
+
+
+def _gains(sides: list[Side], rng: np.random.Generator) -> dict[str, float]:
+    """Each side's gain to a speech level drawn from ``LEVEL_DBFS``."""
+    return {s.name: 10 ** (rng.uniform(*LEVEL_DBFS) / 20) / max(_speech_rms(s), 1e-6) for s in sides}
+
+
+def _place(side: Side, utterance: tuple[float, float], start: float, gain: float,
+           pieces: list[tuple[int, np.ndarray]], turns: list[Turn]) -> float:
+    """Lay one utterance (with ``PAD_S`` around it) at ``start`` s: its clip goes into ``pieces``, its
+    speech into ``turns`` (the truth). Returns where the clip ends (s)."""
+    a, b = utterance
+    lo, hi = int(max(0.0, a - PAD_S) * SAMPLE_RATE), int(min(len(side.audio), (b + PAD_S) * SAMPLE_RATE))
+    pieces.append((int(round(start * SAMPLE_RATE)), side.audio[lo:hi] * gain))
+    speech_start = start + (a - lo / SAMPLE_RATE)
+    turns.append(Turn(side.name, round(speech_start, 3), round(speech_start + (b - a), 3)))
+    return start + (hi - lo) / SAMPLE_RATE
+
+
+def _mix(pieces: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """The clips added at their sample offsets."""
+    mix = np.zeros(max(s0 + len(c) for s0, c in pieces), np.float32)
+    for s0, clip in pieces:
+        mix[s0: s0 + len(clip)] += clip.astype(np.float32)
+    return mix
 
 
 def _call(side_name: str) -> str:

@@ -154,6 +154,11 @@ FOUR_REAL_DER = 0.30  # assembled-4spk-4 offline, count automatic (measured 0.28
 QUIET_DER_MAX = 0.30  # imbalanced MUL1423-ch0 seed 2 (a tuning file), auto and given (set after measuring)
 
 
+def _unit(v):
+    """Rows (or a vector) scaled to unit length."""
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
 @pytest.fixture(scope="module")
 def real(shared_audio):
     import torch
@@ -396,20 +401,17 @@ def test_one_voice_cut_ever_finer_is_not_more_people():
     rng = np.random.default_rng(0)
     dim = 192
 
-    def unit(v):
-        return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-    a = unit(rng.normal(size=dim))
-    b = unit(a + unit(rng.normal(size=dim)))
-    subs = [unit(a + 0.9 * unit(rng.normal(size=dim))) for _ in range(5)]
-    x = np.concatenate([unit(s + 0.8 * rng.normal(size=(24, dim)) / np.sqrt(dim)) for s in subs]
-                       + [unit(b + 0.8 * rng.normal(size=(12, dim)) / np.sqrt(dim))])
+    a = _unit(rng.normal(size=dim))
+    b = _unit(a + _unit(rng.normal(size=dim)))
+    subs = [_unit(a + 0.9 * _unit(rng.normal(size=dim))) for _ in range(5)]
+    x = np.concatenate([_unit(s + 0.8 * rng.normal(size=(24, dim)) / np.sqrt(dim)) for s in subs]
+                       + [_unit(b + 0.8 * rng.normal(size=(12, dim)) / np.sqrt(dim))])
     scored = sc.silhouettes(x, 6)
     assert max(mean for mean, _se in scored.values()) < sc.EXTRA_SPEAKER_MIN_SILHOUETTE  # no structure
     assert scored[6][0] > scored[2][0]  # yet finer cuts score higher: the old rule took 5 or 6
     assert sc.several_speakers(scored, 2) == 2
     # clear groups still count: three well-separated voices are three
-    three = np.concatenate([unit(unit(rng.normal(size=dim)) + 0.3 * rng.normal(size=(20, dim)) / np.sqrt(dim))
+    three = np.concatenate([_unit(_unit(rng.normal(size=dim)) + 0.3 * rng.normal(size=(20, dim)) / np.sqrt(dim))
                             for _ in range(3)])
     assert sc.several_speakers(sc.silhouettes(three, 6), 2) == 3
 
@@ -423,20 +425,17 @@ def test_quiet_voice_is_found_from_turn_embeddings_and_odd_turns_are_not():
     rng = np.random.default_rng(1)
     dim = 192
 
-    def unit(v):
-        return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-    main, other = unit(rng.normal(size=dim)), unit(rng.normal(size=dim))
+    main, other = _unit(rng.normal(size=dim)), _unit(rng.normal(size=dim))
 
     def near(v, n, noise):
-        return unit(v + noise * rng.normal(size=(n, dim)) / np.sqrt(dim))
+        return _unit(v + noise * rng.normal(size=(n, dim)) / np.sqrt(dim))
 
     durations = np.array([8.0, 6.0, 5.0, 4.0, 1.5, 2.0, 1.0, 1.2, 0.9, 1.8])
     emb = np.concatenate([near(main, 4, 0.5), near(main, 2, 1.0), near(other, 3, 0.8), near(main, 1, 1.0)])
     found = sc.quiet_voice(durations, emb)
     assert found is not None and found.tolist() == [False] * 6 + [True] * 3 + [False]
     assert sc.quiet_voice(durations[:8], emb[:8]) is None
-    odd = np.concatenate([near(main, 6, 0.5), unit(rng.normal(size=(3, dim)))])
+    odd = np.concatenate([near(main, 6, 0.5), _unit(rng.normal(size=(3, dim)))])
     assert sc.quiet_voice(durations[:9], odd) is None
     assert sc.quiet_voice(np.full(10, 1.0), emb) is None
     # clusters that are pieces of one voice, and clusters of two voices
