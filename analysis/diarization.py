@@ -388,11 +388,11 @@ def split_given_two(result: DiarizationResult, starts: np.ndarray, emb: np.ndarr
     return split if len(split.speakers) == 2 else None
 
 
-def split_quiet_voice(result: DiarizationResult, audio: np.ndarray) -> DiarizationResult | None:
+def split_quiet_voice(result: DiarizationResult, audio: np.ndarray, known: bool = False) -> DiarizationResult | None:
     """All of ``result``'s speech taken as one main voice, and the turns of a quiet second person found
     in it (:func:`analysis.speaker_count.quiet_voice`, from each turn's own embedding): two speakers,
     those turns the second's, the rest the first's; the voiceprints each voice's turns' mean. None when
-    no quiet voice is found."""
+    no quiet voice is found. ``known``: two people are known to be there (see ``quiet_voice``)."""
     turns = _merge_adjacent(sorted((Turn("S1", t.start, t.end) for t in result.turns),
                                    key=lambda t: (t.start, t.end)))
     usable = [t for t in turns if t.end - t.start >= QUIET_MIN_TURN_S]
@@ -400,7 +400,7 @@ def split_quiet_voice(result: DiarizationResult, audio: np.ndarray) -> Diarizati
         return None
     emb = np.concatenate([embed_waveform(audio[int(t.start * SAMPLE_RATE):int(t.end * SAMPLE_RATE)])
                           for t in usable])
-    quiet = quiet_voice(np.array([t.end - t.start for t in usable]), emb)
+    quiet = quiet_voice(np.array([t.end - t.start for t in usable]), emb, known)
     if quiet is None:
         return None
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
@@ -670,7 +670,8 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
     if options.second_voice and two_allowed and options.num_speakers in (None, 2) and (
             unheard or one_voice_clusters(list(result.embeddings.values()))):
         # pieces of one voice (or no window heard two apart): a quiet second person's short turns?
-        quiet = split_quiet_voice(result, audio)
+        known = options.num_speakers == 2 or unheard or (count is not None and count.conversation)
+        quiet = split_quiet_voice(result, audio, known)
         if quiet is not None:
             log.info("one main voice and a quiet second voice, found from turn embeddings")
             result = quiet

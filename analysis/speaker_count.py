@@ -22,6 +22,10 @@ evidence inside the recording itself, with no absolute distance threshold:
   within one standard error of the best is chosen (the one-standard-error rule of model selection): a
   further split must be better by more than the noise of the score to add a person, and the noise is
   measured on the recording itself (a 30-s clip has few embeddings and a wide error; an hour, many).
+* **Pieces of one voice** (:func:`join_pieces`). One person who talks most of the time beside a quiet
+  second voice gives embeddings whose silhouette rises the finer they are cut, so the rule above takes
+  4-6 people; a chosen cut into more than two groups has its groups joined while their voiceprints are
+  as alike as pieces of one voice (``PIECES_MIN_SIMILARITY``).
 * **A second voice that segmentation never separated** (:func:`second_voice`). When the count above is
   one, the diarizer embeds short windows (1.5 s) of the speech and cuts them in two; two halves of real
   size whose voiceprints are less alike than one person's halves ever are hold two people (a meeting-room
@@ -59,7 +63,11 @@ EXTRA_SPEAKER_MIN_SILHOUETTE = 0.42  # a cut into more groups than the least all
 #   this mean silhouette: one voice with a quiet second, cut ever finer, scored 0.27 -> 0.39 from 2 to 6
 #   groups and was counted as 5 people; every chosen cut of 3-4 real people (assembled files, tuning and
 #   checked) scored >= 0.48: the middle of 0.36 (the 5-group cut taken) and 0.48. Not enough: on the
-#   imbalanced check files one main voice still reaches 0.43-0.47 at 4-6 groups (docs/diarization.md)
+#   imbalanced files one main voice still reaches 0.43-0.47 at 4-6 groups; join_pieces takes those
+PIECES_MIN_SIMILARITY = 0.80  # groups of a cut into more than two whose voiceprints (centroids) are at least
+#   this alike (cosine) are pieces of one voice and are joined (see join_pieces): every chosen group of 3-4
+#   real people lay at <= 0.71 to the others (assembled files), pieces of one voice at 0.80-0.96 (imbalanced
+#   tuning files' cuts into 3-6 groups); 0.78-0.82 gave the same counts on every cached file
 COUNT_SE_FACTOR = 1.0  # the fewest speakers whose silhouette is within this many standard errors of the best
 SPLIT_MAX_SIMILARITY = 0.74  # a group whose own two halves' voiceprints (centroids) are less alike than
 #                             this (cosine) holds two people and is split (tuned: see split_merged_groups)
@@ -73,6 +81,9 @@ QUIET_MAX_SIMILARITY = 0.35  # a turn whose own embedding is this unlike the mai
 #                              a quiet second voice's (see quiet_voice)
 QUIET_MIN_TURNS = 3  # ... at least this many such turns
 QUIET_MIN_PAIR_SIMILARITY = 0.45  # ... and alike one another on average (one voice, not odd noises)
+QUIET_MIN_TURNS_KNOWN = 1  # ... but when two people are known to be there (given, or heard apart), one such
+#                            turn will do and the turns need not be alike: the other reading, two halves
+#                            of the main voice, is wrong for certain
 QUIET_MIN_TURN_S = 0.5  # s: shorter turns are not embedded (too little speech for a voiceprint)
 MAIN_TURN_MIN_S = 3.0  # s: the main voice's print comes from the turns at least this long
 ONE_VOICE_CLUSTERS_SIMILARITY = 0.85  # clusters whose voiceprints are all this alike (cosine) may be pieces
@@ -91,6 +102,7 @@ class SpeakerCount:
     two_voice_windows: int = 0  # windows whose two local voices differ more than a typical pair
     speech_windows: int = 0  # windows with any speech
     conversation: bool = False  # the two-voice windows were enough to rule out a single speaker
+    pieces_joined: int = 0  # groups of the chosen cut joined as pieces of one voice (join_pieces)
     second_voice_similarity: float | None = None  # one found, then a second in short windows (cosine)
     quiet_turns: int = 0  # the turns of a quiet second voice found from turn embeddings (quiet_voice)
 
@@ -169,16 +181,20 @@ def estimate_speaker_count(embeddings: np.ndarray, activity: np.ndarray, frame_s
     conversation = (two >= TWO_VOICE_MIN_WINDOWS and two >= TWO_VOICE_MIN_FRACTION * speech
                     and grouped >= CONVERSATION_MIN_SILHOUETTE)
     several = several_speakers(scored, max(lo, 2))
+    joined = 0
+    if several > max(lo, 2):
+        kept = max(join_pieces(train, several), lo, 2)
+        several, joined = kept, several - kept
     clear_split = len(train) >= MIN_SPLIT_EMBEDDINGS and split[0] - split[1] >= SINGLE_SPLIT_SILHOUETTE
     if lo >= 2 or conversation or clear_split:
         count = several
     else:
-        count = 1
+        count, joined = 1, 0
     count = int(min(max(count, lo), hi))
     if count >= 2 and count < hi and len(train) >= 2 * SPLIT_MIN_EMBEDDINGS:
         count = split_merged_groups(train, count, hi)
     return SpeakerCount(count=count, silhouettes=sil, two_voice_windows=two, speech_windows=speech,
-                        conversation=conversation)
+                        conversation=conversation, pieces_joined=joined)
 
 
 def several_speakers(scored: dict[int, tuple[float, float]], least: int = 2) -> int:
@@ -194,6 +210,30 @@ def several_speakers(scored: dict[int, tuple[float, float]], least: int = 2) -> 
     best = max(candidates, key=lambda k: candidates[k][0])
     floor = candidates[best][0] - COUNT_SE_FACTOR * candidates[best][1]
     return min(k for k, (mean, _se) in candidates.items() if mean >= floor)
+
+
+def join_pieces(embeddings: np.ndarray, count: int) -> int:
+    """The number of groups left when the embeddings' cut into ``count`` groups (average linkage, cosine,
+    as :func:`silhouettes`) has its groups joined, the most alike pair first, while their voiceprints
+    (centroids of the joined groups) are at least ``PIECES_MIN_SIMILARITY`` alike. One person who talks
+    most of the time, beside a quiet second voice, gives embeddings that a silhouette scores ever better
+    the finer they are cut (0.35 at 2 groups to 0.47 at 6 on an imbalanced check file, counted as six
+    people); its pieces stay alike one another (0.82-0.93), where different people's groups do not."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    x = _unit_rows(embeddings)
+    labels = fcluster(linkage(x, method="average", metric="cosine"), count, criterion="maxclust")
+    sums = [x[labels == g].sum(axis=0) for g in np.unique(labels)]
+    while len(sums) > 1:
+        prints = _unit_rows(np.stack(sums))
+        sim = prints @ prints.T
+        np.fill_diagonal(sim, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[i, j] < PIECES_MIN_SIMILARITY:
+            break
+        sums[i] = sums[i] + sums[j]
+        del sums[j]
+    return len(sums)
 
 
 def split_merged_groups(embeddings: np.ndarray, count: int, max_count: int) -> int:
@@ -256,7 +296,7 @@ def second_voice(embeddings: np.ndarray,
     return halves.astype(int), similarity
 
 
-def quiet_voice(durations: np.ndarray, embeddings: np.ndarray) -> np.ndarray | None:
+def quiet_voice(durations: np.ndarray, embeddings: np.ndarray, known: bool = False) -> np.ndarray | None:
     """Which turns of one main voice's speech belong to a quiet second person: one who only puts in a
     short word now and then (a counsellor's "mm-hm, and then?"), too short for a segmentation window to
     hold 2 s of it alone (so it has no clustered embedding) or for the 1.5-s short windows to fit inside
@@ -264,7 +304,9 @@ def quiet_voice(durations: np.ndarray, embeddings: np.ndarray) -> np.ndarray | N
     voice's print is the duration-weighted mean of the turns of at least ``MAIN_TURN_MIN_S``; the turns of
     at least ``QUIET_MIN_TURN_S`` less alike it than ``QUIET_MAX_SIMILARITY`` are the quiet voice's when
     there are at least ``QUIET_MIN_TURNS`` and they are alike one another (mean pairwise cosine at least
-    ``QUIET_MIN_PAIR_SIMILARITY``). Returns a boolean mask over the turns, or None.
+    ``QUIET_MIN_PAIR_SIMILARITY``). ``known``: two people are known to be in the recording (the count was
+    given, or windows heard two voices apart), so ``QUIET_MIN_TURNS_KNOWN`` such turns will do, alike or
+    not. Returns a boolean mask over the turns, or None.
 
     Chosen on tuning files only (docs/diarization.md): imbalanced conversations of other seeds than the
     checked ones (the quiet voice's turns at 0.08-0.48 to the main voice, the main voice's own short
@@ -277,6 +319,8 @@ def quiet_voice(durations: np.ndarray, embeddings: np.ndarray) -> np.ndarray | N
     voice = _unit_rows((x[main] * d[main, None]).sum(axis=0, keepdims=True))[0]
     quiet = (d >= QUIET_MIN_TURN_S) & (x @ voice < QUIET_MAX_SIMILARITY)
     n = int(quiet.sum())
+    if known and n >= QUIET_MIN_TURNS_KNOWN:
+        return quiet
     if n < QUIET_MIN_TURNS:
         return None
     pair = x[quiet] @ x[quiet].T
