@@ -696,9 +696,10 @@ def diarize(waveform: np.ndarray, options: DiarizationOptions | None = None,
     result.turns = bridge_pauses(result.turns, options.bridge_pause_s)
     if count is not None:
         count = result.count or count
-        log.info("speaker count %d (two-voice windows %d of %d, silhouettes %s, second voice %s)", count.count,
-                 count.two_voice_windows, count.speech_windows,
-                 {k: round(v, 2) for k, v in count.silhouettes.items()}, count.second_voice_similarity)
+        log.info("speaker count %d (two-voice windows %d of %d, silhouettes %s, pieces joined %d, second voice %s,"
+                 " quiet turns %d)", count.count, count.two_voice_windows, count.speech_windows,
+                 {k: round(v, 2) for k, v in count.silhouettes.items()}, count.pieces_joined,
+                 count.second_voice_similarity, count.quiet_turns)
     if progress:
         progress(1.0)
     return result
