@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -386,8 +387,10 @@ def test_audio_file_analysis_can_be_cancelled(dialogue, open_window, qtbot):
     assert w.session.needs_analysis
     assert w.progress_row.isVisible(), w.statusBar().currentMessage()
     job = w._jobs[0]
-    with qtbot.waitSignal(job.cancelled, timeout=120000):
-        qtbot.mouseClick(w.cancel_btn, Qt.MouseButton.LeftButton)
+    cancelled = threading.Event()  # set from the job's worker thread (see the test below)
+    job.cancelled.connect(cancelled.set)
+    qtbot.mouseClick(w.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(cancelled.is_set, timeout=120000)
     qtbot.waitUntil(lambda: not w.progress_row.isVisible(), timeout=5000)
     assert w.session.needs_analysis
     assert "Cancelled" in w.statusBar().currentMessage(), w.statusBar().currentMessage()
@@ -523,8 +526,12 @@ def test_app_open_recording_analyses_in_a_review_window(dialogue, main_window, q
     review = win.review_windows[0]
     assert review.session.needs_analysis and review.progress_row.isVisible()
     job = review._jobs[0]
-    with qtbot.waitSignal(job.cancelled, timeout=120000):
-        qtbot.mouseClick(review.cancel_btn, Qt.MouseButton.LeftButton)
+    # the job signals from its worker thread; polling a flag set by it cannot wait forever (a waitSignal
+    # block here once hung for 20 min in a full run, past its own 120-s timeout)
+    cancelled = threading.Event()
+    job.cancelled.connect(cancelled.set)
+    qtbot.mouseClick(review.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(cancelled.is_set, timeout=120000)
     qtbot.waitUntil(lambda: "Cancelled" in review.statusBar().currentMessage(), timeout=5000)
     assert win.open_review_window(str(wav) + ".missing") is None
     assert "Cannot open it for review" in win.idle_message.text()
