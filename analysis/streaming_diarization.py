@@ -358,9 +358,7 @@ class StreamingDiarizer:
             self._free.add(gone)
             self._acc[:, keep] = np.maximum(self._acc[:, keep], self._acc[:, gone])
             self._acc[:, gone] = 0.0
-            mapping = {k: keep if g == gone else g for k, g in mapping.items()}
-            if self._prev is not None:
-                self._prev = (self._prev[0], {k: keep if g == gone else g for k, g in self._prev[1].items()})
+            mapping = {k: keep if g == gone else g for k, g in mapping.items()}  # _run keeps it as _prev
             if self._now == gone:
                 self._now = keep
 
